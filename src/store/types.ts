@@ -1,0 +1,310 @@
+/**
+ * The `Store` contract: where every fact of crier lives.
+ *
+ * A store keeps recipients, subscriptions, workflows, runs and their logs, messages, idempotency
+ * records and once-only claims. The engine holds no state of its own between jobs: any process with
+ * the same store (and queue) can pick up any run.
+ *
+ * Rules every implementation follows:
+ * - Every method may be called concurrently, from one process or many. The ones marked **atomic**
+ *   must behave as a single step under concurrency (a transaction or a single statement in a
+ *   database; a synchronous section in memory).
+ * - Values go in and come out as plain JSON data. A store never keeps a reference to a value it was
+ *   given (it copies it). What it returns is read-only to callers: a store may hand out frozen
+ *   shared objects, so the engine copies before it changes anything.
+ * - Timestamps are ISO-8601 strings supplied by the caller (the engine's clock); a store never reads
+ *   the system time for anything it returns.
+ * - List methods page with opaque cursors ({@link PageRequest}): they never load more than one page.
+ *
+ * `testStore(factory)` from `crier/testing` is the executable form of this contract.
+ *
+ * @module
+ */
+import type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "../messages/types.js";
+import type {
+  RunEvent,
+  RunStatus,
+  WorkflowRecipientRun,
+  WorkflowRun,
+} from "../workflows/run-types.js";
+import type { Workflow, WorkflowInput } from "../workflows/types.js";
+
+/** A value or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** The collection that holds users. */
+export const USERS_COLLECTION = "$users";
+/** The collection that holds tenants. */
+export const TENANTS_COLLECTION = "$tenants";
+
+/**
+ * Identifies any recipient. Users live in the `$users` collection and tenants in `$tenants`;
+ * every other collection holds objects.
+ */
+export interface RecipientKey {
+  collection: string;
+  id: string;
+}
+
+/** A recipient as a store keeps it. */
+export interface StoredRecipient {
+  collection: string;
+  id: string;
+  /** Every property but the reserved ones below, deep-merged over time. `null` values are kept. */
+  properties: Record<string, unknown>;
+  /** Channel data by channel key. */
+  channel_data: Record<string, Record<string, unknown>>;
+  /** Preference sets by set id (`default` or a tenant id). */
+  preferences: Record<string, Record<string, unknown>>;
+  /** The caller's own creation time, when it gave one. */
+  created_at: string | null;
+  inserted_at: string;
+  updated_at: string;
+}
+
+/** What an identify call changes. Absent parts are left as they are. */
+export interface RecipientPatch {
+  /** Deep-merged into `properties`: objects merge key by key, anything else replaces, `null` is stored. */
+  properties?: Record<string, unknown>;
+  /** Replaces the data of each channel named. */
+  channel_data?: Record<string, Record<string, unknown>>;
+  /** Deep-merged into each preference set named. */
+  preferences?: Record<string, Record<string, unknown>>;
+  created_at?: string | null;
+}
+
+/** A subscription as a store keeps it. */
+export interface StoredSubscription {
+  object: RecipientKey;
+  recipient: RecipientKey;
+  properties: Record<string, unknown> | null;
+  inserted_at: string;
+  updated_at: string;
+}
+
+/** One page's worth of a list request. `after` and `before` are cursors from an earlier result. */
+export interface PageRequest {
+  /** At most this many items (1–1000). */
+  limit: number;
+  /** Items after this cursor (the next page). */
+  after?: string | null;
+  /** Items before this cursor (the previous page). */
+  before?: string | null;
+}
+
+/** One page of a list, with the cursors of its neighbours (`null` where there is none). */
+export interface PageResult<T> {
+  items: T[];
+  /** Pass as `after` for the next page; `null` when this is the last. */
+  after: string | null;
+  /** Pass as `before` for the previous page; `null` when this is the first. */
+  before: string | null;
+}
+
+/** Filters of `listRecipientRuns`. Every given filter must match. */
+export interface RunFilter {
+  workflow?: string;
+  status?: RunStatus[];
+  tenant?: string;
+  has_errors?: boolean;
+  recipient?: RecipientKey;
+  workflow_run_id?: string;
+  /** Runs inserted at or after this instant. */
+  starting_at?: string;
+  /** Runs inserted at or before this instant. */
+  ending_at?: string;
+}
+
+/** A range of timestamps. */
+export interface TimeRange {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+}
+
+/** Filters of `listMessages`. Every given filter must match. */
+export interface MessageFilter {
+  recipient?: RecipientKey;
+  status?: MessageDeliveryStatus[];
+  /** Messages that have any of these engagement statuses (`unseen`, `unread` and `unarchived` match their absence). */
+  engagement_status?: Array<MessageEngagementStatus | "unseen" | "unread" | "unarchived">;
+  channel_id?: string;
+  tenant?: string;
+  /** true: only messages with a tenant; false: only messages without. */
+  has_tenant?: boolean;
+  workflow?: string;
+  workflow_categories?: string[];
+  workflow_run_id?: string;
+  workflow_recipient_run_id?: string;
+  message_ids?: string[];
+  inserted_at?: TimeRange;
+}
+
+/** What `putWorkflow` is given: the definition, its hash, and when. */
+export interface WorkflowWrite {
+  definition: WorkflowInput;
+  sha: string;
+  now: string;
+}
+
+/** The result of claiming an idempotency key. */
+export type IdempotencyClaim =
+  | { claimed: true }
+  | { claimed: false; fingerprint: string; result: Record<string, unknown> };
+
+/**
+ * Where crier keeps its state. See the module documentation for the rules every method follows.
+ */
+export interface Store {
+  /** A short name for messages and logs (`memory`, `postgres`). */
+  readonly name: string;
+
+  // ── Recipients (users, objects, tenants) ────────────────────────────────────────────────────
+
+  /** The recipient, or null. */
+  getRecipient(key: RecipientKey): MaybePromise<StoredRecipient | null>;
+  /** Many recipients at once, in the order asked, null where missing. */
+  getRecipients(keys: readonly RecipientKey[]): MaybePromise<Array<StoredRecipient | null>>;
+  /**
+   * **Atomic.** Creates the recipient when missing, else applies `patch` to it (see
+   * {@link RecipientPatch}); `inserted_at` is set on creation, `updated_at` on every call.
+   */
+  upsertRecipient(
+    key: RecipientKey,
+    patch: RecipientPatch,
+    now: string,
+  ): MaybePromise<StoredRecipient>;
+  /**
+   * **Atomic.** Deletes the recipient and every subscription it is part of, on either side.
+   * Returns whether it existed.
+   */
+  deleteRecipient(key: RecipientKey): MaybePromise<boolean>;
+  /**
+   * **Atomic.** Replaces one preference set of an existing recipient (`null` deletes it).
+   * Returns the updated recipient, or null when the recipient does not exist.
+   */
+  setPreferenceSet(
+    key: RecipientKey,
+    setId: string,
+    set: Record<string, unknown> | null,
+    now: string,
+  ): MaybePromise<StoredRecipient | null>;
+
+  // ── Subscriptions ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * **Atomic.** Subscribes each recipient to the object, replacing the properties of an existing
+   * subscription (`inserted_at` kept). Returns the subscriptions in the order given.
+   */
+  upsertSubscriptions(
+    object: RecipientKey,
+    recipients: readonly RecipientKey[],
+    properties: Record<string, unknown> | null,
+    now: string,
+  ): MaybePromise<StoredSubscription[]>;
+  /** **Atomic.** Removes those subscriptions; returns the ones that existed. */
+  deleteSubscriptions(
+    object: RecipientKey,
+    recipients: readonly RecipientKey[],
+  ): MaybePromise<StoredSubscription[]>;
+  /** The object's subscribers, oldest subscription first, one page at a time. */
+  listSubscribers(
+    object: RecipientKey,
+    page: PageRequest,
+  ): MaybePromise<PageResult<StoredSubscription>>;
+  /** The subscriptions a recipient holds, oldest first. */
+  listSubscriptionsOf(
+    recipient: RecipientKey,
+    page: PageRequest,
+  ): MaybePromise<PageResult<StoredSubscription>>;
+
+  // ── Workflows ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * **Atomic.** Stores a workflow definition. When the current version has the same `sha` nothing
+   * changes but `active` (when the definition names it); otherwise a new version (current + 1, or 1)
+   * becomes current, keeping `active` from the definition, else from the current version, else true.
+   * Earlier versions stay readable by number. Returns the current version.
+   */
+  putWorkflow(write: WorkflowWrite): MaybePromise<Workflow>;
+  /** The current version, or the numbered one; null when missing. */
+  getWorkflow(key: string, version?: number): MaybePromise<Workflow | null>;
+  /** The current version of every workflow, by key. */
+  listWorkflows(): MaybePromise<Workflow[]>;
+  /** **Atomic.** Sets the current version's `active`; null when the workflow is missing. */
+  setWorkflowActive(key: string, active: boolean, now: string): MaybePromise<Workflow | null>;
+
+  // ── Runs ────────────────────────────────────────────────────────────────────────────────────
+
+  /** **Atomic, idempotent.** Stores a workflow run unless one with its id exists. Returns whether it was created. */
+  createWorkflowRun(run: WorkflowRun): MaybePromise<boolean>;
+  /** The workflow run, or null. */
+  getWorkflowRun(id: string): MaybePromise<WorkflowRun | null>;
+  /**
+   * **Atomic per run, idempotent.** Stores each recipient run unless one with its id exists.
+   * Returns, in order, whether each was created.
+   */
+  createRecipientRuns(runs: readonly WorkflowRecipientRun[]): MaybePromise<boolean[]>;
+  /** The recipient run (without `events`), or null. */
+  getRecipientRun(id: string): MaybePromise<WorkflowRecipientRun | null>;
+  /**
+   * **Atomic compare-and-set.** When the run's `version` equals `expectedVersion`, applies `patch`,
+   * sets `version` to `expectedVersion + 1` and appends `events` to its log, all at once, and returns
+   * the updated run. Otherwise changes nothing and returns null (someone else advanced it).
+   */
+  updateRecipientRun(
+    id: string,
+    expectedVersion: number,
+    patch: Partial<Omit<WorkflowRecipientRun, "id" | "version" | "events">>,
+    events: readonly RunEvent[],
+  ): MaybePromise<WorkflowRecipientRun | null>;
+  /** Appends entries to a run's log (delivery attempts happen outside the run's own writes). */
+  appendRunEvents(id: string, events: readonly RunEvent[]): MaybePromise<void>;
+  /** A run's whole log, oldest first. */
+  getRunEvents(id: string): MaybePromise<RunEvent[]>;
+  /** Recipient runs matching the filter, newest first. */
+  listRecipientRuns(
+    filter: RunFilter,
+    page: PageRequest,
+  ): MaybePromise<PageResult<WorkflowRecipientRun>>;
+
+  // ── Messages ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * **Atomic, idempotent.** Stores the message unless one with its id exists; returns the stored
+   * message and whether this call created it.
+   */
+  createMessage(message: Message): MaybePromise<{ message: Message; created: boolean }>;
+  /** The message, or null. */
+  getMessage(id: string): MaybePromise<Message | null>;
+  /** **Atomic.** Applies `patch` to the message; null when missing. */
+  updateMessage(
+    id: string,
+    patch: Partial<Omit<Message, "id" | "__typename">>,
+  ): MaybePromise<Message | null>;
+  /** Messages matching the filter, newest first. */
+  listMessages(filter: MessageFilter, page: PageRequest): MaybePromise<PageResult<Message>>;
+
+  // ── Once-only records ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * **Atomic.** Claims an idempotency key until `expiresAt`. The first claim (or one after the
+   * earlier claim expired) stores `fingerprint` and `result` and returns `{ claimed: true }`; a
+   * later claim returns what the first stored.
+   */
+  claimIdempotencyKey(
+    key: string,
+    fingerprint: string,
+    result: Record<string, unknown>,
+    expiresAt: string,
+    now: string,
+  ): MaybePromise<IdempotencyClaim>;
+  /** Forgets an idempotency key (a claimed request that then failed). */
+  releaseIdempotencyKey(key: string): MaybePromise<void>;
+  /** **Atomic.** True for the first call with this key, false for every later one. */
+  claimOnce(key: string, now: string): MaybePromise<boolean>;
+
+  /** Releases connections and timers. The store is not used after this. */
+  close?(): MaybePromise<void>;
+}
