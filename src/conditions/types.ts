@@ -55,3 +55,33 @@ export interface AnyConditionGroup {
 
 /** A group of conditions as a workflow or step carries it. */
 export type ConditionGroup = AllConditionGroup | AnyConditionGroup;
+
+/**
+ * What conditions read: namespaces such as `data`, `recipient`, `actor`, `tenant`, `vars`,
+ * `workflow`, `refs` and `run` (and anything else the caller puts in).
+ */
+export type ConditionScope = Record<string, unknown>;
+
+/** One condition that decided a failed evaluation, with the values it saw. */
+export interface FailedCondition {
+  /** The condition's variable path (as written). */
+  variable: string;
+  /** The condition's operator (as written). */
+  operator: string;
+  /** The condition's argument (as written). */
+  argument: unknown;
+  /** The value read at `variable` (undefined when missing). */
+  value: unknown;
+  /** The argument as evaluated: a dynamic path's value, a relative time's instant, … */
+  resolved_argument: unknown;
+}
+
+/** Why a condition group passed or failed: see `explainConditions`. */
+export interface ConditionExplanation {
+  /** The outcome, the same as the compiled test's. */
+  passed: boolean;
+  /** When failed: the conditions that decided it (empty when passed). */
+  failed: FailedCondition[];
+  /** The same in words, e.g. `data.plan equal_to "pro" was false (data.plan = "free")`. */
+  text: string;
+}
