@@ -1,0 +1,1013 @@
+/**
+ * `memoryStore()`: the {@link Store} that keeps everything in the process's memory.
+ *
+ * The default store of `createEngine` and `createTestEngine`. State lives as long as the store
+ * object; nothing is shared between two stores.
+ *
+ * How it is built:
+ * - **Copied in, frozen, shared out.** Every value given to the store is copied and deeply frozen
+ *   in one pass (`Object.freeze` on every copied object and array), so nothing a caller holds can
+ *   reach stored state and nothing a caller is handed can change it. Reads return the stored frozen
+ *   objects themselves, without copying: mutating one throws a `TypeError` (ES modules run in
+ *   strict mode). Writes build a new frozen object that shares the untouched frozen parts of the
+ *   old one (a run update copies only its patch; an identify merge copies only the merged paths).
+ * - **Every method is one synchronous section** and returns its value directly (not a promise),
+ *   which makes each method atomic in a single process.
+ * - **Sequence numbers and ordered indexes.** Each subscription, recipient run and message gets an
+ *   increasing sequence number when it is first stored. Secondary indexes (subscribers of an
+ *   object, subscriptions of a recipient, runs and messages of a recipient, runs of a workflow run,
+ *   messages of a recipient run) are sorted arrays of sequence numbers kept in chunks of a few
+ *   hundred: appending is O(1), deleting or seeking is O(log n + chunk). A cursor is the sequence
+ *   number of a page's edge item (base64url-encoded), so a page is found by binary search and read
+ *   in O(page), and a cursor stays valid when its item, or any other, is deleted.
+ * - Lists without an index for their filters scan newest first until the page is full.
+ *
+ * @module
+ */
+
+import { getOwn, isPlainObject, setOwn } from "../_internal/merge.js";
+import { InvalidParamsError } from "../errors.js";
+import type { Message } from "../messages/types.js";
+import type { RecipientReference } from "../recipients/types.js";
+import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
+import type { Workflow } from "../workflows/types.js";
+import {
+  type IdempotencyClaim,
+  type MessageFilter,
+  type PageRequest,
+  type PageResult,
+  type RecipientKey,
+  type RecipientPatch,
+  type RunFilter,
+  type Store,
+  type StoredRecipient,
+  type StoredSubscription,
+  USERS_COLLECTION,
+} from "./types.js";
+
+/**
+ * Options of {@link memoryStore}. There are none yet; the parameter exists so that options can be
+ * added without changing the signature.
+ */
+export type MemoryStoreOptions = Record<string, never>;
+
+// ── Frozen copies ─────────────────────────────────────────────────────────────────────────────
+
+/**
+ * A deep copy of JSON data with every object and array frozen. Keys such as `__proto__` become own
+ * data properties; `undefined` object values are dropped (as JSON drops them).
+ */
+function freezeCopy<T>(value: T): T {
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) copy[i] = freezeCopy(value[i]);
+    return Object.freeze(copy) as T;
+  }
+  if (isPlainObject(value)) {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = value[key];
+      if (item !== undefined) setOwn(copy, key, freezeCopy(item));
+    }
+    return Object.freeze(copy) as T;
+  }
+  return value;
+}
+
+/**
+ * Identify's deep merge (as `deepMerge` in `_internal/merge.ts`: objects merge key by key, anything
+ * else replaces, `null` is stored, `undefined` ignored) over a frozen base: the result shares the
+ * base's untouched frozen values and is itself frozen.
+ */
+function mergeFrozen(
+  base: Readonly<Record<string, unknown>>,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(base)) setOwn(out, key, getOwn(base, key));
+  for (const key of Object.keys(patch)) {
+    const next = patch[key];
+    if (next === undefined) continue;
+    const current = getOwn(out, key);
+    setOwn(
+      out,
+      key,
+      isPlainObject(current) && isPlainObject(next) ? mergeFrozen(current, next) : freezeCopy(next),
+    );
+  }
+  return Object.freeze(out);
+}
+
+/** A frozen copy of `base` with `key` set to `value` (or removed when `value` is undefined). */
+function withKey(
+  base: Readonly<Record<string, unknown>>,
+  key: string,
+  value: unknown,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(base)) if (k !== key) setOwn(out, k, getOwn(base, k));
+  if (value !== undefined) setOwn(out, key, value);
+  return Object.freeze(out);
+}
+
+// ── Keys ──────────────────────────────────────────────────────────────────────────────────────
+
+/** An unambiguous map key for a recipient (the length prefix keeps any collection/id apart). */
+function recipientId(collection: string, id: string): string {
+  return `${collection.length}:${collection}:${id}`;
+}
+
+function keyOf(key: RecipientKey): string {
+  return recipientId(key.collection, key.id);
+}
+
+/** The map key of a reference as runs and messages hold it (a string is a user id). */
+function refKey(ref: RecipientReference): string {
+  return typeof ref === "string"
+    ? recipientId(USERS_COLLECTION, ref)
+    : recipientId(ref.collection, ref.id);
+}
+
+// ── Ordered indexes of sequence numbers ───────────────────────────────────────────────────────
+
+/** Anything that can be walked in sequence order from a position. */
+interface SeqSource {
+  /** Visits the sequence numbers greater than `from` (all when null), ascending, while `visit` returns true. */
+  ascending(from: number | null, visit: (seq: number) => boolean): void;
+  /** Visits the sequence numbers less than `from` (all when null), descending, while `visit` returns true. */
+  descending(from: number | null, visit: (seq: number) => boolean): void;
+}
+
+/** Chunk size of {@link SeqIndex}: small enough for cheap splices, large enough for few chunks. */
+const CHUNK = 256;
+
+function lowerBound(values: readonly number[], target: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A sorted set of sequence numbers, kept as an array of sorted chunks. Appending a new largest
+ * number (the usual case) is O(1); inserting elsewhere, deleting and seeking are O(log n + CHUNK).
+ */
+class SeqIndex implements SeqSource {
+  #chunks: number[][] = [];
+  /** How many numbers the index holds. */
+  size = 0;
+
+  /** An index over numbers already sorted ascending, without duplicates. */
+  static of(sorted: number[]): SeqIndex {
+    const index = new SeqIndex();
+    if (sorted.length > 0) {
+      index.#chunks = [sorted];
+      index.size = sorted.length;
+    }
+    return index;
+  }
+
+  add(seq: number): void {
+    const chunks = this.#chunks;
+    const last = chunks[chunks.length - 1];
+    if (last === undefined) {
+      chunks.push([seq]);
+    } else if (seq > last[last.length - 1]!) {
+      if (last.length >= CHUNK) chunks.push([seq]);
+      else last.push(seq);
+    } else {
+      const ci = this.#chunkAtLeast(seq);
+      const chunk = chunks[ci]!;
+      const pos = lowerBound(chunk, seq);
+      if (chunk[pos] === seq) return;
+      chunk.splice(pos, 0, seq);
+      if (chunk.length > 2 * CHUNK) chunks.splice(ci + 1, 0, chunk.splice(CHUNK));
+    }
+    this.size++;
+  }
+
+  delete(seq: number): boolean {
+    const chunks = this.#chunks;
+    const ci = this.#chunkAtLeast(seq);
+    const chunk = chunks[ci];
+    if (chunk === undefined) return false;
+    const pos = lowerBound(chunk, seq);
+    if (chunk[pos] !== seq) return false;
+    chunk.splice(pos, 1);
+    if (chunk.length === 0) chunks.splice(ci, 1);
+    this.size--;
+    return true;
+  }
+
+  toArray(): number[] {
+    return this.#chunks.flat();
+  }
+
+  /** The index of the first chunk whose largest number is >= seq; the chunk count when none. */
+  #chunkAtLeast(seq: number): number {
+    const chunks = this.#chunks;
+    let lo = 0;
+    let hi = chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = chunks[mid]!;
+      if (chunk[chunk.length - 1]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  ascending(from: number | null, visit: (seq: number) => boolean): void {
+    const chunks = this.#chunks;
+    let ci = 0;
+    let pos = 0;
+    if (from !== null) {
+      ci = this.#chunkAtLeast(from + 1);
+      const chunk = chunks[ci];
+      if (chunk !== undefined) pos = lowerBound(chunk, from + 1);
+    }
+    for (; ci < chunks.length; ci++, pos = 0) {
+      const chunk = chunks[ci]!;
+      for (; pos < chunk.length; pos++) if (!visit(chunk[pos]!)) return;
+    }
+  }
+
+  descending(from: number | null, visit: (seq: number) => boolean): void {
+    const chunks = this.#chunks;
+    let ci = chunks.length - 1;
+    let pos = Number.POSITIVE_INFINITY;
+    if (from !== null) {
+      const at = this.#chunkAtLeast(from);
+      if (at < chunks.length) {
+        ci = at;
+        pos = lowerBound(chunks[at]!, from) - 1;
+      }
+    }
+    for (; ci >= 0; ci--, pos = Number.POSITIVE_INFINITY) {
+      const chunk = chunks[ci]!;
+      for (let p = Math.min(pos, chunk.length - 1); p >= 0; p--) if (!visit(chunk[p]!)) return;
+    }
+  }
+}
+
+/** Every sequence number from 1 to `entries.length` (runs and messages are never deleted). */
+class DenseSeqs implements SeqSource {
+  readonly #entries: readonly unknown[];
+
+  constructor(entries: readonly unknown[]) {
+    this.#entries = entries;
+  }
+
+  ascending(from: number | null, visit: (seq: number) => boolean): void {
+    const end = this.#entries.length;
+    for (let seq = from === null ? 1 : Math.max(from + 1, 1); seq <= end; seq++) {
+      if (!visit(seq)) return;
+    }
+  }
+
+  descending(from: number | null, visit: (seq: number) => boolean): void {
+    const end = this.#entries.length;
+    for (let seq = from === null ? end : Math.min(from - 1, end); seq >= 1; seq--) {
+      if (!visit(seq)) return;
+    }
+  }
+}
+
+const EMPTY: SeqSource = SeqIndex.of([]);
+
+/** Adds `seq` to the index of `key` in `indexes`, creating it. */
+function indexAdd(indexes: Map<string, SeqIndex>, key: string, seq: number): void {
+  let index = indexes.get(key);
+  if (index === undefined) {
+    index = new SeqIndex();
+    indexes.set(key, index);
+  }
+  index.add(seq);
+}
+
+/** Removes `seq` from the index of `key`, dropping the index when it empties. */
+function indexDelete(indexes: Map<string, SeqIndex>, key: string, seq: number): void {
+  const index = indexes.get(key);
+  if (index === undefined) return;
+  index.delete(seq);
+  if (index.size === 0) indexes.delete(key);
+}
+
+// ── Paging ────────────────────────────────────────────────────────────────────────────────────
+
+const MAX_LIMIT = 1000;
+
+function checkLimit(limit: unknown): number {
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    const received = typeof limit === "number" ? String(limit) : typeof limit;
+    throw new InvalidParamsError(
+      `[crier] [store:memory] Expected a page limit from 1 to ${MAX_LIMIT}, received ${received}.`,
+      [{ field: "limit", type: "range", message: `expected an integer from 1 to ${MAX_LIMIT}` }],
+    );
+  }
+  return limit;
+}
+
+const CURSOR_PREFIX = "m1:";
+
+function encodeCursor(seq: number): string {
+  return btoa(`${CURSOR_PREFIX}${seq}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string | null | undefined, field: string): number | null {
+  if (cursor === undefined || cursor === null || cursor === "") return null;
+  let text = "";
+  try {
+    text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    // Reported below.
+  }
+  const digits = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : "";
+  if (!/^\d{1,15}$/.test(digits)) {
+    throw new InvalidParamsError(
+      `[crier] [store:memory] Expected \`${field}\` to be a cursor from an earlier page of this store, received "${cursor}".`,
+      [{ field, type: "format", message: "expected a cursor returned by an earlier list call" }],
+    );
+  }
+  return Number(digits);
+}
+
+/**
+ * One page of `source` in list order (`asc`: oldest first; `desc`: newest first). `get` returns the
+ * item of a sequence number when it exists and matches the list's filters. Reads the page plus at
+ * most one matching item beyond each edge (to tell whether a next and a previous page exist).
+ */
+function listPage<T>(
+  source: SeqSource,
+  order: "asc" | "desc",
+  request: PageRequest,
+  get: (seq: number) => T | undefined,
+): PageResult<T> {
+  const limit = checkLimit(request.limit);
+  const after = decodeCursor(request.after, "after");
+  const before = decodeCursor(request.before, "before");
+  const asc = order === "asc";
+  const forward = (from: number | null, visit: (seq: number) => boolean) =>
+    asc ? source.ascending(from, visit) : source.descending(from, visit);
+  const backward = (from: number | null, visit: (seq: number) => boolean) =>
+    asc ? source.descending(from, visit) : source.ascending(from, visit);
+  // The position just before / just after `seq` in list order, as an exclusive bound.
+  const stepBack = (seq: number) => (asc ? seq - 1 : seq + 1);
+  const stepForward = (seq: number) => (asc ? seq + 1 : seq - 1);
+  const exists = (scan: typeof forward, from: number): boolean => {
+    let found = false;
+    scan(from, (seq) => {
+      found = get(seq) !== undefined;
+      return !found;
+    });
+    return found;
+  };
+
+  const items: T[] = [];
+  const seqs: number[] = [];
+  let more = false;
+  const collect = (seq: number, inRange: boolean): boolean => {
+    const item = get(seq);
+    if (item === undefined) return true;
+    if (items.length === limit || !inRange) {
+      more = true;
+      return false;
+    }
+    items.push(item);
+    seqs.push(seq);
+    return true;
+  };
+
+  if (before !== null && after === null) {
+    // The `limit` items just before `before`, in list order.
+    backward(before, (seq) => collect(seq, true));
+    items.reverse();
+    seqs.reverse();
+    const hasNext = exists(forward, stepBack(before));
+    const last = seqs[seqs.length - 1] ?? stepBack(before);
+    return {
+      items,
+      after: hasNext ? encodeCursor(last) : null,
+      before: more ? encodeCursor(seqs[0]!) : null,
+    };
+  }
+
+  forward(after, (seq) => collect(seq, before === null || (asc ? seq < before : seq > before)));
+  const hasPrevious = after !== null && exists(backward, stepForward(after));
+  const first = seqs[0] ?? (after === null ? 0 : stepForward(after));
+  const last = seqs[seqs.length - 1] ?? after ?? 0;
+  return {
+    items,
+    after: more ? encodeCursor(last) : null,
+    before: hasPrevious ? encodeCursor(first) : null,
+  };
+}
+
+// ── Filters ───────────────────────────────────────────────────────────────────────────────────
+
+function parseTime(value: string, field: string): number {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) {
+    throw new InvalidParamsError(
+      `[crier] [store:memory] Expected \`${field}\` to be an ISO-8601 timestamp, received "${value}".`,
+      [{ field, type: "format", message: "expected an ISO-8601 timestamp" }],
+    );
+  }
+  return time;
+}
+
+/** A test on a timestamp string, or null when the range is empty. */
+function timeTest(
+  range: { gt?: string; gte?: string; lt?: string; lte?: string },
+  field: string,
+): ((value: string) => boolean) | null {
+  const gt = range.gt === undefined ? null : parseTime(range.gt, `${field}.gt`);
+  const gte = range.gte === undefined ? null : parseTime(range.gte, `${field}.gte`);
+  const lt = range.lt === undefined ? null : parseTime(range.lt, `${field}.lt`);
+  const lte = range.lte === undefined ? null : parseTime(range.lte, `${field}.lte`);
+  if (gt === null && gte === null && lt === null && lte === null) return null;
+  return (value) => {
+    const time = Date.parse(value);
+    return (
+      (gt === null || time > gt) &&
+      (gte === null || time >= gte) &&
+      (lt === null || time < lt) &&
+      (lte === null || time <= lte)
+    );
+  };
+}
+
+const ABSENT_ENGAGEMENT: Record<string, string> = {
+  unseen: "seen",
+  unread: "read",
+  unarchived: "archived",
+};
+
+function messageTest(filter: MessageFilter): (message: Message) => boolean {
+  const recipient = filter.recipient ? keyOf(filter.recipient) : null;
+  const statuses = filter.status ? new Set<string>(filter.status) : null;
+  const engagement = filter.engagement_status ?? null;
+  const categories = filter.workflow_categories ?? null;
+  const ids = filter.message_ids ? new Set(filter.message_ids) : null;
+  const inserted = filter.inserted_at ? timeTest(filter.inserted_at, "inserted_at") : null;
+  return (m) =>
+    (recipient === null || refKey(m.recipient) === recipient) &&
+    (statuses === null || statuses.has(m.status)) &&
+    (engagement === null ||
+      engagement.some((status) => {
+        const absent = ABSENT_ENGAGEMENT[status];
+        return absent === undefined
+          ? m.engagement_statuses.includes(status as Message["engagement_statuses"][number])
+          : !m.engagement_statuses.includes(absent as Message["engagement_statuses"][number]);
+      })) &&
+    (filter.channel_id === undefined || m.channel_id === filter.channel_id) &&
+    (filter.tenant === undefined || m.tenant === filter.tenant) &&
+    (filter.has_tenant === undefined || (m.tenant !== null) === filter.has_tenant) &&
+    (filter.workflow === undefined || m.workflow === filter.workflow) &&
+    (categories === null || categories.some((c) => m.source.categories.includes(c))) &&
+    (filter.workflow_run_id === undefined || m.source.workflow_run_id === filter.workflow_run_id) &&
+    (filter.workflow_recipient_run_id === undefined ||
+      m.source.workflow_recipient_run_id === filter.workflow_recipient_run_id) &&
+    (ids === null || ids.has(m.id)) &&
+    (inserted === null || inserted(m.inserted_at));
+}
+
+function runTest(filter: RunFilter): (run: WorkflowRecipientRun) => boolean {
+  const recipient = filter.recipient ? keyOf(filter.recipient) : null;
+  const statuses = filter.status ? new Set<string>(filter.status) : null;
+  const inserted = timeTest(
+    {
+      ...(filter.starting_at === undefined ? {} : { gte: filter.starting_at }),
+      ...(filter.ending_at === undefined ? {} : { lte: filter.ending_at }),
+    },
+    "starting_at/ending_at",
+  );
+  return (r) =>
+    (filter.workflow === undefined || r.workflow === filter.workflow) &&
+    (statuses === null || statuses.has(r.status)) &&
+    (filter.tenant === undefined || r.tenant === filter.tenant) &&
+    (filter.has_errors === undefined || r.error_count > 0 === filter.has_errors) &&
+    (recipient === null || refKey(r.recipient) === recipient) &&
+    (filter.workflow_run_id === undefined || r.workflow_run_id === filter.workflow_run_id) &&
+    (inserted === null || inserted(r.inserted_at));
+}
+
+/** The smallest of the candidate indexes (null entries are filters not given), or `fallback`. */
+function smallest(candidates: Array<SeqIndex | null | undefined>, fallback: SeqSource): SeqSource {
+  let best: SeqSource = fallback;
+  let bestSize = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    if (candidate === null) continue;
+    // undefined: the filter was given but nothing has that key.
+    if (candidate === undefined) return EMPTY;
+    if (candidate.size < bestSize) {
+      best = candidate;
+      bestSize = candidate.size;
+    }
+  }
+  return best;
+}
+
+// ── Entries ───────────────────────────────────────────────────────────────────────────────────
+
+interface SubscriptionEntry {
+  readonly seq: number;
+  readonly objectKey: string;
+  readonly recipientKey: string;
+  sub: StoredSubscription;
+}
+
+interface ObjectSubscribers {
+  /** Sequence numbers of the object's subscriptions, oldest first. */
+  readonly index: SeqIndex;
+  /** Subscription sequence number by subscriber key. */
+  readonly bySubscriber: Map<string, number>;
+}
+
+interface RunEntry {
+  readonly seq: number;
+  run: WorkflowRecipientRun;
+  readonly events: RunEvent[];
+}
+
+interface MessageEntry {
+  readonly seq: number;
+  message: Message;
+}
+
+interface IdempotencyRecord {
+  readonly fingerprint: string;
+  readonly result: Record<string, unknown>;
+  readonly expiresAt: number;
+}
+
+/** How many expired idempotency records one claim removes at most (amortized clean-up). */
+const SWEEP_PER_CLAIM = 8;
+
+/**
+ * Creates a store that keeps everything in memory: the default store, and the reference
+ * implementation of the {@link Store} contract.
+ *
+ * Values are deep-copied and deep-frozen on the way in (`Object.freeze` on every object and array
+ * of the copy); reads return those frozen objects without copying, so a caller that wants to change
+ * one copies it first. Every method runs synchronously and returns plain values, which makes each
+ * one atomic. Lists page by binary search over per-index sorted sequence numbers (O(log n + page)),
+ * with cursors that stay valid when items are deleted.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({ store: memoryStore() });
+ * ```
+ */
+export function memoryStore(_options: MemoryStoreOptions = {}): Store {
+  const recipients = new Map<string, StoredRecipient>();
+
+  let subscriptionSeq = 0;
+  const subscriptions = new Map<number, SubscriptionEntry>();
+  const subscribersOf = new Map<string, ObjectSubscribers>();
+  const subscriptionsOf = new Map<string, SeqIndex>();
+
+  const workflows = new Map<string, Workflow[]>();
+
+  const workflowRuns = new Map<string, WorkflowRun>();
+  const runs = new Map<string, RunEntry>();
+  /** Run entries by sequence number - 1. */
+  const runsBySeq: RunEntry[] = [];
+  const allRuns = new DenseSeqs(runsBySeq);
+  const runsByRecipient = new Map<string, SeqIndex>();
+  const runsByWorkflowRun = new Map<string, SeqIndex>();
+
+  const messages = new Map<string, MessageEntry>();
+  /** Message entries by sequence number - 1. */
+  const messagesBySeq: MessageEntry[] = [];
+  const allMessages = new DenseSeqs(messagesBySeq);
+  const messagesByRecipient = new Map<string, SeqIndex>();
+  const messagesByRecipientRun = new Map<string, SeqIndex>();
+
+  const idempotency = new Map<string, IdempotencyRecord>();
+  const claimed = new Set<string>();
+
+  function removeSubscription(entry: SubscriptionEntry): void {
+    subscriptions.delete(entry.seq);
+    const subscribers = subscribersOf.get(entry.objectKey);
+    if (subscribers) {
+      subscribers.index.delete(entry.seq);
+      subscribers.bySubscriber.delete(entry.recipientKey);
+      if (subscribers.index.size === 0) subscribersOf.delete(entry.objectKey);
+    }
+    indexDelete(subscriptionsOf, entry.recipientKey, entry.seq);
+  }
+
+  function writeRecipient(
+    current: StoredRecipient,
+    changes: Partial<StoredRecipient>,
+  ): StoredRecipient {
+    const next = Object.freeze({ ...current, ...changes });
+    recipients.set(recipientId(current.collection, current.id), next);
+    return next;
+  }
+
+  return {
+    name: "memory",
+
+    // ── Recipients ──────────────────────────────────────────────────────────────────────────
+
+    getRecipient(key) {
+      return recipients.get(keyOf(key)) ?? null;
+    },
+
+    getRecipients(keys) {
+      return keys.map((key) => recipients.get(keyOf(key)) ?? null);
+    },
+
+    upsertRecipient(key, patch: RecipientPatch, now) {
+      const id = keyOf(key);
+      const current = recipients.get(id);
+      let properties = current?.properties ?? Object.freeze({});
+      if (patch.properties) properties = mergeFrozen(properties, patch.properties);
+      let channelData = current?.channel_data ?? Object.freeze({});
+      if (patch.channel_data) {
+        for (const channel of Object.keys(patch.channel_data)) {
+          const data = patch.channel_data[channel];
+          // `null` removes a channel's data (the type has no null; this is the lenient reading).
+          if (data !== undefined)
+            channelData = withKey(
+              channelData,
+              channel,
+              data === null ? undefined : freezeCopy(data),
+            );
+        }
+      }
+      let preferences = current?.preferences ?? Object.freeze({});
+      if (patch.preferences) {
+        for (const setId of Object.keys(patch.preferences)) {
+          const set = patch.preferences[setId];
+          if (set === undefined) continue;
+          const base = getOwn(preferences, setId);
+          const merged =
+            set === null
+              ? undefined
+              : isPlainObject(base) && isPlainObject(set)
+                ? mergeFrozen(base, set)
+                : freezeCopy(set);
+          preferences = withKey(preferences, setId, merged);
+        }
+      }
+      const stored: StoredRecipient = Object.freeze({
+        collection: key.collection,
+        id: key.id,
+        properties,
+        channel_data: channelData as StoredRecipient["channel_data"],
+        preferences: preferences as StoredRecipient["preferences"],
+        created_at:
+          patch.created_at === undefined ? (current?.created_at ?? null) : patch.created_at,
+        inserted_at: current?.inserted_at ?? now,
+        updated_at: now,
+      });
+      recipients.set(id, stored);
+      return stored;
+    },
+
+    deleteRecipient(key) {
+      const id = keyOf(key);
+      const existed = recipients.delete(id);
+      const subscribers = subscribersOf.get(id);
+      if (subscribers) {
+        for (const seq of subscribers.index.toArray()) {
+          const entry = subscriptions.get(seq);
+          if (entry) removeSubscription(entry);
+        }
+      }
+      const held = subscriptionsOf.get(id);
+      if (held) {
+        for (const seq of held.toArray()) {
+          const entry = subscriptions.get(seq);
+          if (entry) removeSubscription(entry);
+        }
+      }
+      return existed;
+    },
+
+    setPreferenceSet(key, setId, set, now) {
+      const current = recipients.get(keyOf(key));
+      if (!current) return null;
+      const preferences = withKey(
+        current.preferences,
+        setId,
+        set === null ? undefined : freezeCopy(set),
+      ) as StoredRecipient["preferences"];
+      return writeRecipient(current, { preferences, updated_at: now });
+    },
+
+    // ── Subscriptions ───────────────────────────────────────────────────────────────────────
+
+    upsertSubscriptions(object, subscribers, properties, now) {
+      const objectKey = keyOf(object);
+      const objectRef = Object.freeze({ collection: object.collection, id: object.id });
+      const props = properties === null ? null : freezeCopy(properties);
+      let ofObject = subscribersOf.get(objectKey);
+      if (!ofObject) {
+        ofObject = { index: new SeqIndex(), bySubscriber: new Map() };
+        subscribersOf.set(objectKey, ofObject);
+      }
+      const result: StoredSubscription[] = [];
+      for (const recipient of subscribers) {
+        const recipientKey = keyOf(recipient);
+        const existingSeq = ofObject.bySubscriber.get(recipientKey);
+        const existing = existingSeq === undefined ? undefined : subscriptions.get(existingSeq);
+        if (existing) {
+          existing.sub = Object.freeze({ ...existing.sub, properties: props, updated_at: now });
+          result.push(existing.sub);
+          continue;
+        }
+        const seq = ++subscriptionSeq;
+        const sub: StoredSubscription = Object.freeze({
+          object: objectRef,
+          recipient: Object.freeze({ collection: recipient.collection, id: recipient.id }),
+          properties: props,
+          inserted_at: now,
+          updated_at: now,
+        });
+        subscriptions.set(seq, { seq, objectKey, recipientKey, sub });
+        ofObject.index.add(seq);
+        ofObject.bySubscriber.set(recipientKey, seq);
+        indexAdd(subscriptionsOf, recipientKey, seq);
+        result.push(sub);
+      }
+      if (ofObject.index.size === 0) subscribersOf.delete(objectKey);
+      return result;
+    },
+
+    deleteSubscriptions(object, subscribers) {
+      const ofObject = subscribersOf.get(keyOf(object));
+      const removed: StoredSubscription[] = [];
+      if (!ofObject) return removed;
+      for (const recipient of subscribers) {
+        const seq = ofObject.bySubscriber.get(keyOf(recipient));
+        const entry = seq === undefined ? undefined : subscriptions.get(seq);
+        if (!entry) continue;
+        removeSubscription(entry);
+        removed.push(entry.sub);
+      }
+      return removed;
+    },
+
+    listSubscribers(object, page) {
+      const source = subscribersOf.get(keyOf(object))?.index ?? EMPTY;
+      return listPage(source, "asc", page, (seq) => subscriptions.get(seq)?.sub);
+    },
+
+    listSubscriptionsOf(recipient, page) {
+      const source = subscriptionsOf.get(keyOf(recipient)) ?? EMPTY;
+      return listPage(source, "asc", page, (seq) => subscriptions.get(seq)?.sub);
+    },
+
+    // ── Workflows ───────────────────────────────────────────────────────────────────────────
+
+    putWorkflow({ definition, sha, now }) {
+      const versions = workflows.get(definition.key);
+      const current = versions?.[versions.length - 1];
+      if (versions && current && current.sha === sha) {
+        if (definition.active === undefined || definition.active === current.active) return current;
+        const next = Object.freeze({ ...current, active: definition.active, updated_at: now });
+        versions[versions.length - 1] = next;
+        return next;
+      }
+      const copy: Record<string, unknown> = {};
+      for (const key of Object.keys(definition)) {
+        setOwn(copy, key, (definition as unknown as Record<string, unknown>)[key]);
+      }
+      copy.active = definition.active ?? current?.active ?? true;
+      copy.version = (current?.version ?? 0) + 1;
+      copy.sha = sha;
+      copy.valid = true;
+      copy.inserted_at = current?.inserted_at ?? now;
+      copy.updated_at = now;
+      const workflow = freezeCopy(copy) as unknown as Workflow;
+      if (versions) versions.push(workflow);
+      else workflows.set(definition.key, [workflow]);
+      return workflow;
+    },
+
+    getWorkflow(key, version) {
+      const versions = workflows.get(key);
+      if (!versions) return null;
+      if (version === undefined) return versions[versions.length - 1] ?? null;
+      const found = versions[version - 1];
+      return found?.version === version ? found : null;
+    },
+
+    listWorkflows() {
+      return [...workflows.keys()].sort().map((key) => {
+        const versions = workflows.get(key)!;
+        return versions[versions.length - 1]!;
+      });
+    },
+
+    setWorkflowActive(key, active, now) {
+      const versions = workflows.get(key);
+      const current = versions?.[versions.length - 1];
+      if (!versions || !current) return null;
+      const next = Object.freeze({ ...current, active, updated_at: now });
+      versions[versions.length - 1] = next;
+      return next;
+    },
+
+    // ── Runs ────────────────────────────────────────────────────────────────────────────────
+
+    createWorkflowRun(run) {
+      if (workflowRuns.has(run.id)) return false;
+      workflowRuns.set(run.id, freezeCopy(run));
+      return true;
+    },
+
+    getWorkflowRun(id) {
+      return workflowRuns.get(id) ?? null;
+    },
+
+    createRecipientRuns(given) {
+      return given.map((input) => {
+        if (runs.has(input.id)) return false;
+        const { events, ...fields } = input;
+        const run = freezeCopy(fields) as WorkflowRecipientRun;
+        const entry: RunEntry = {
+          seq: runsBySeq.length + 1,
+          run,
+          events: events ? events.map((event) => freezeCopy(event)) : [],
+        };
+        runsBySeq.push(entry);
+        runs.set(run.id, entry);
+        indexAdd(runsByRecipient, refKey(run.recipient), entry.seq);
+        indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
+        return true;
+      });
+    },
+
+    getRecipientRun(id) {
+      return runs.get(id)?.run ?? null;
+    },
+
+    updateRecipientRun(id, expectedVersion, patch, events) {
+      const entry = runs.get(id);
+      if (!entry || entry.run.version !== expectedVersion) return null;
+      const previous = entry.run;
+      const next: Record<string, unknown> = { ...previous };
+      for (const key of Object.keys(patch)) {
+        if (key === "id" || key === "version" || key === "events") continue;
+        const value = (patch as Record<string, unknown>)[key];
+        if (value !== undefined) setOwn(next, key, freezeCopy(value));
+      }
+      next.version = expectedVersion + 1;
+      const run = Object.freeze(next) as unknown as WorkflowRecipientRun;
+      const oldRecipient = refKey(previous.recipient);
+      const newRecipient = refKey(run.recipient);
+      if (oldRecipient !== newRecipient) {
+        indexDelete(runsByRecipient, oldRecipient, entry.seq);
+        indexAdd(runsByRecipient, newRecipient, entry.seq);
+      }
+      if (previous.workflow_run_id !== run.workflow_run_id) {
+        indexDelete(runsByWorkflowRun, previous.workflow_run_id, entry.seq);
+        indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
+      }
+      entry.run = run;
+      for (const event of events) entry.events.push(freezeCopy(event));
+      return run;
+    },
+
+    appendRunEvents(id, events) {
+      // A log belongs to a run: events for a run that does not exist are dropped.
+      const entry = runs.get(id);
+      if (!entry) return;
+      for (const event of events) entry.events.push(freezeCopy(event));
+    },
+
+    getRunEvents(id) {
+      return runs.get(id)?.events.slice() ?? [];
+    },
+
+    listRecipientRuns(filter, page) {
+      const matches = runTest(filter);
+      const source = smallest(
+        [
+          filter.recipient ? runsByRecipient.get(keyOf(filter.recipient)) : null,
+          filter.workflow_run_id === undefined
+            ? null
+            : runsByWorkflowRun.get(filter.workflow_run_id),
+        ],
+        allRuns,
+      );
+      return listPage(source, "desc", page, (seq) => {
+        const run = runsBySeq[seq - 1]?.run;
+        return run && matches(run) ? run : undefined;
+      });
+    },
+
+    // ── Messages ────────────────────────────────────────────────────────────────────────────
+
+    createMessage(input) {
+      const existing = messages.get(input.id);
+      if (existing) return { message: existing.message, created: false };
+      const message = freezeCopy(input);
+      const entry: MessageEntry = { seq: messagesBySeq.length + 1, message };
+      messagesBySeq.push(entry);
+      messages.set(message.id, entry);
+      indexAdd(messagesByRecipient, refKey(message.recipient), entry.seq);
+      indexAdd(messagesByRecipientRun, message.source.workflow_recipient_run_id, entry.seq);
+      return { message, created: true };
+    },
+
+    getMessage(id) {
+      return messages.get(id)?.message ?? null;
+    },
+
+    updateMessage(id, patch) {
+      const entry = messages.get(id);
+      if (!entry) return null;
+      const previous = entry.message;
+      const next: Record<string, unknown> = { ...previous };
+      for (const key of Object.keys(patch)) {
+        if (key === "id" || key === "__typename") continue;
+        const value = (patch as Record<string, unknown>)[key];
+        if (value !== undefined) setOwn(next, key, freezeCopy(value));
+      }
+      const message = Object.freeze(next) as unknown as Message;
+      const oldRecipient = refKey(previous.recipient);
+      const newRecipient = refKey(message.recipient);
+      if (oldRecipient !== newRecipient) {
+        indexDelete(messagesByRecipient, oldRecipient, entry.seq);
+        indexAdd(messagesByRecipient, newRecipient, entry.seq);
+      }
+      const oldRun = previous.source.workflow_recipient_run_id;
+      const newRun = message.source.workflow_recipient_run_id;
+      if (oldRun !== newRun) {
+        indexDelete(messagesByRecipientRun, oldRun, entry.seq);
+        indexAdd(messagesByRecipientRun, newRun, entry.seq);
+      }
+      entry.message = message;
+      return message;
+    },
+
+    listMessages(filter, page) {
+      const matches = messageTest(filter);
+      let byIds: SeqIndex | null = null;
+      if (filter.message_ids) {
+        const seqs = new Set<number>();
+        for (const id of filter.message_ids) {
+          const entry = messages.get(id);
+          if (entry) seqs.add(entry.seq);
+        }
+        byIds = SeqIndex.of([...seqs].sort((a, b) => a - b));
+      }
+      const source = smallest(
+        [
+          byIds,
+          filter.recipient ? messagesByRecipient.get(keyOf(filter.recipient)) : null,
+          filter.workflow_recipient_run_id === undefined
+            ? null
+            : messagesByRecipientRun.get(filter.workflow_recipient_run_id),
+        ],
+        allMessages,
+      );
+      return listPage(source, "desc", page, (seq) => {
+        const message = messagesBySeq[seq - 1]?.message;
+        return message && matches(message) ? message : undefined;
+      });
+    },
+
+    // ── Once-only records ───────────────────────────────────────────────────────────────────
+
+    claimIdempotencyKey(key, fingerprint, result, expiresAt, now): IdempotencyClaim {
+      const nowTime = parseTime(now, "now");
+      const expiry = parseTime(expiresAt, "expiresAt");
+      // Amortized clean-up: records are in claim order, so expired ones gather at the front.
+      let swept = 0;
+      for (const [oldKey, record] of idempotency) {
+        if (swept >= SWEEP_PER_CLAIM || record.expiresAt > nowTime) break;
+        idempotency.delete(oldKey);
+        swept++;
+      }
+      const existing = idempotency.get(key);
+      if (existing && existing.expiresAt > nowTime) {
+        return { claimed: false, fingerprint: existing.fingerprint, result: existing.result };
+      }
+      // Delete first so that the new record moves to the end of the claim order.
+      idempotency.delete(key);
+      idempotency.set(key, { fingerprint, result: freezeCopy(result), expiresAt: expiry });
+      return { claimed: true };
+    },
+
+    releaseIdempotencyKey(key) {
+      idempotency.delete(key);
+    },
+
+    claimOnce(key) {
+      if (claimed.has(key)) return false;
+      claimed.add(key);
+      return true;
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import { describe, expect, it } from "vitest";
+import { memoryStore } from "../../src/store/memory.js";
+import {
+  type PageResult,
+  type StoredSubscription,
+  USERS_COLLECTION,
+} from "../../src/store/types.js";
+import {
+  at,
+  messageFixture,
+  recipientRunFixture,
+  runEventFixture,
+  workflowFixture,
+} from "../../src/testing/conformance/fixtures.js";
+import { testStore } from "../../src/testing/conformance/store.js";
+
+testStore(() => memoryStore(), { name: "memoryStore: Store conformance" });
+
+/** True when `value` and every object and array inside it is frozen. */
+function deeplyFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (!Object.isFrozen(value)) return false;
+  return Object.values(value).every(deeplyFrozen);
+}
+
+const u1 = { collection: USERS_COLLECTION, id: "u1" };
+const team = { collection: "teams", id: "core" };
+
+describe("memoryStore", () => {
+  it("is named memory and answers synchronously, without promises", () => {
+    const store = memoryStore();
+    expect(store.name).toBe("memory");
+    expect(store.getRecipient(u1)).toBeNull();
+    expect(store.claimOnce("k", at(0))).toBe(true);
+    expect(store.listMessages({}, { limit: 1 })).not.toBeInstanceOf(Promise);
+  });
+
+  it("returns deeply frozen stored objects, the same object on every read", async () => {
+    const store = memoryStore();
+    const recipient = await store.upsertRecipient(
+      u1,
+      {
+        properties: { a: { b: [1, { c: 2 }] } },
+        channel_data: { push: { t: ["x"] } },
+        preferences: { default: { x: { y: 1 } } },
+      },
+      at(1),
+    );
+    expect(deeplyFrozen(recipient)).toBe(true);
+    expect(await store.getRecipient(u1)).toBe(recipient);
+    expect(() => {
+      (recipient.properties as { a: { b: unknown[] } }).a.b.push(3);
+    }).toThrow(TypeError);
+
+    const [sub] = await store.upsertSubscriptions(team, [u1], { role: { name: "x" } }, at(1));
+    expect(deeplyFrozen(sub)).toBe(true);
+
+    await store.createRecipientRuns([recipientRunFixture({ id: "r1", data: { d: [1] } })]);
+    const run = await store.getRecipientRun("r1");
+    expect(deeplyFrozen(run)).toBe(true);
+    expect(await store.getRecipientRun("r1")).toBe(run);
+    const updated = await store.updateRecipientRun("r1", 0, { data: { e: { f: 1 } } }, [
+      runEventFixture("x", { data: { g: [1] } }),
+    ]);
+    expect(deeplyFrozen(updated)).toBe(true);
+    expect((await store.getRunEvents("r1")).every(deeplyFrozen)).toBe(true);
+
+    const { message } = await store.createMessage(messageFixture({ id: "m1" }));
+    expect(deeplyFrozen(message)).toBe(true);
+    expect(await store.getMessage("m1")).toBe(message);
+    expect(deeplyFrozen(await store.updateMessage("m1", { metadata: { a: { b: 1 } } }))).toBe(true);
+
+    const workflow = await store.putWorkflow({
+      definition: workflowFixture("welcome"),
+      sha: "s",
+      now: at(1),
+    });
+    expect(deeplyFrozen(workflow)).toBe(true);
+    expect(await store.getWorkflow("welcome")).toBe(workflow);
+
+    await store.claimIdempotencyKey("k", "f", { r: { s: 1 } }, at(10), at(0));
+    const replay = await store.claimIdempotencyKey("k", "f", {}, at(10), at(1));
+    expect(replay.claimed === false && deeplyFrozen(replay.result)).toBe(true);
+  });
+
+  it("shares untouched parts between versions of a run and of a recipient", async () => {
+    const store = memoryStore();
+    await store.createRecipientRuns([
+      recipientRunFixture({ id: "r1", subscription: { role: "x" } }),
+    ]);
+    const before = await store.getRecipientRun("r1");
+    const after = await store.updateRecipientRun("r1", 0, { cursor: 1 }, []);
+    expect(after?.subscription).toBe(before?.subscription);
+    expect(after?.trigger_source).toBe(before?.trigger_source);
+
+    const first = await store.upsertRecipient(
+      u1,
+      { properties: { big: { a: 1 }, other: { b: 2 } } },
+      at(1),
+    );
+    const second = await store.upsertRecipient(u1, { properties: { other: { c: 3 } } }, at(2));
+    expect(second.properties.big).toBe(first.properties.big);
+    expect(second.properties.other).toEqual({ b: 2, c: 3 });
+  });
+
+  it("hands out a fresh log array, so pushing to it does not change the log", async () => {
+    const store = memoryStore();
+    await store.createRecipientRuns([recipientRunFixture({ id: "r1" })]);
+    await store.appendRunEvents("r1", [runEventFixture("a")]);
+    const events = await store.getRunEvents("r1");
+    events.push(runEventFixture("junk"));
+    expect(await store.getRunEvents("r1")).toHaveLength(1);
+  });
+
+  it("drops log entries for a run that does not exist", async () => {
+    const store = memoryStore();
+    await store.appendRunEvents("missing", [runEventFixture("a")]);
+    expect(await store.getRunEvents("missing")).toEqual([]);
+  });
+
+  it("pages 100,000 subscribers of one object, each once, in time linear in the pages read", async () => {
+    const store = memoryStore();
+    const total = 100_000;
+    for (let i = 0; i < total; i += 1000) {
+      await store.upsertSubscriptions(
+        team,
+        Array.from({ length: 1000 }, (_, j) => ({ collection: USERS_COLLECTION, id: `u${i + j}` })),
+        null,
+        at(0),
+      );
+    }
+    // Delete every tenth, then page through the rest.
+    await store.deleteSubscriptions(
+      team,
+      Array.from({ length: total / 10 }, (_, i) => ({
+        collection: USERS_COLLECTION,
+        id: `u${i * 10}`,
+      })),
+    );
+    let after: string | null = null;
+    let count = 0;
+    let pages = 0;
+    let everyTenth = 0;
+    const started = performance.now();
+    do {
+      const page: PageResult<StoredSubscription> = await store.listSubscribers(team, {
+        limit: 500,
+        after,
+      });
+      for (const item of page.items) {
+        if (Number(item.recipient.id.slice(1)) % 10 === 0) everyTenth++;
+        count++;
+      }
+      after = page.after;
+      pages++;
+    } while (after !== null);
+    const elapsed = performance.now() - started;
+    expect(everyTenth).toBe(0);
+    expect(count).toBe(total - total / 10);
+    expect(pages).toBe(180);
+    // O(page) paging: rescanning from the start for every page would take far longer.
+    expect(elapsed).toBeLessThan(2_000);
+  });
+
+  it("rejects unparseable timestamps in filters and claims", () => {
+    const store = memoryStore();
+    const invalid = expect.objectContaining({ code: "invalid_params" });
+    expect(() => store.listMessages({ inserted_at: { gte: "yesterday" } }, { limit: 10 })).toThrow(
+      invalid,
+    );
+    expect(() => store.listRecipientRuns({ starting_at: "soon" }, { limit: 10 })).toThrow(invalid);
+    expect(() => store.claimIdempotencyKey("k", "f", {}, "later", at(0))).toThrow(invalid);
+  });
+});
