@@ -83,10 +83,10 @@ export interface ThrottleStep extends StepBase {
   };
 }
 
-/** One arm of a branch step. The last arm, with `conditions: null`, is the default. */
+/** One arm of a branch step. The last arm, with `conditions: null` (or none), is the default. */
 export interface Branch {
   name: string;
-  conditions: ConditionGroup | null;
+  conditions?: ConditionGroup | null;
   steps: Step[];
   /** When true the run ends after this branch's steps. */
   terminates?: boolean;

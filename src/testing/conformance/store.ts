@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { vitestApi } from "./vitest.js";
+
 import type { Message } from "../../messages/types.js";
 import type {
   PageRequest,
@@ -22,6 +22,7 @@ import {
   workflowFixture,
   workflowRunFixture,
 } from "./fixtures.js";
+import { vitestApi } from "./vitest.js";
 
 /** Options of {@link testStore}. */
 export interface TestStoreOptions {

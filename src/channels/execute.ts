@@ -1,0 +1,423 @@
+/**
+ * @internal Channel steps: resolve the channel, check the recipient can be reached, render the
+ * template, create the message (once: its id derives from the run and the step), and deliver it.
+ * The first attempt happens inside the run's job; failed attempts are retried by `deliver` jobs
+ * with backoff, and the run goes on either way.
+ */
+
+import { uuidV5 } from "../_internal/ids.js";
+import { isPlainObject } from "../_internal/merge.js";
+import type { EngineContext } from "../engine/context.js";
+import type { Message, MessageDeliveryStatus } from "../messages/types.js";
+import { evaluatePreferences, explainBlock } from "../preferences/evaluate.js";
+import type { JobData } from "../queue/types.js";
+import { refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { log, type Outcome, type RunState, scopeOf, skip } from "../steps/run.js";
+import { TENANTS_COLLECTION, USERS_COLLECTION } from "../store/types.js";
+import type { ChannelInstruction } from "../workflows/compile.js";
+import type { RunEvent } from "../workflows/run-types.js";
+import type { ChannelType } from "../workflows/types.js";
+import { renderTemplate } from "./templates.js";
+import type { ChannelConfig, DeliveryResult, OutboundMessage } from "./types.js";
+
+/** @internal The id of the message a run's step creates. */
+export function messageId(runId: string, stepRef: string): string {
+  return uuidV5(`${runId}|message|${stepRef}`);
+}
+
+/** @internal Resolves a step's channel: the configured one, else the fallback (test engine), else none. */
+export function resolveChannel(
+  ctx: EngineContext,
+  key: string,
+  stepType: ChannelType | undefined,
+): ChannelConfig | undefined {
+  return ctx.channels.get(key) ?? ctx.channelFallback?.(key, stepType);
+}
+
+/** What address a channel type needs, or why the recipient cannot be reached on it. */
+function missingAddress(
+  type: ChannelType,
+  recipient: Record<string, unknown>,
+  isUser: boolean,
+  channelData: Record<string, unknown> | undefined,
+): string | null {
+  switch (type) {
+    case "email":
+      return typeof recipient.email === "string" && recipient.email.length > 0
+        ? null
+        : "recipient has no email";
+    case "sms":
+      return typeof recipient.phone_number === "string" && recipient.phone_number.length > 0
+        ? null
+        : "recipient has no phone_number";
+    case "push":
+    case "chat":
+      return channelData && Object.keys(channelData).length > 0
+        ? null
+        : "recipient has no channel data for this channel";
+    case "in_app_feed":
+      return isUser ? null : "in-app feeds belong to users; an object recipient has none";
+    case "http":
+      return null;
+  }
+}
+
+/** @internal Runs a channel step for the run in `state`. */
+export async function executeChannelStep(
+  state: RunState,
+  instruction: ChannelInstruction,
+): Promise<Outcome> {
+  const { ctx, run } = state;
+  const next: Outcome = { kind: "next", next: instruction.next };
+  const channel = resolveChannel(
+    ctx,
+    instruction.channelKey,
+    instruction.channelType as ChannelType | undefined,
+  );
+  if (!channel) {
+    skip(
+      state,
+      instruction,
+      "channel_not_configured",
+      `no channel with key "${instruction.channelKey}" is configured`,
+    );
+    return next;
+  }
+  const recipientKey = refToKey(run.recipient);
+  const channelData = state.recipient?.channel_data[channel.key];
+  const missing = missingAddress(
+    channel.type,
+    state.recipientScope,
+    recipientKey.collection === USERS_COLLECTION,
+    channelData,
+  );
+  if (missing) {
+    skip(
+      state,
+      instruction,
+      "no_channel_data",
+      `${missing} (channel "${channel.key}", type ${channel.type})`,
+    );
+    return next;
+  }
+  const workflow = state.compiled.workflow;
+  const blocked = evaluatePreferences(
+    state.preferences,
+    {
+      workflowKey: workflow.key,
+      categories: workflow.categories ?? [],
+      channelKey: channel.key,
+      channelType: channel.type,
+      isCommercial: workflow.settings?.is_commercial === true,
+      overridePreferences: workflow.settings?.override_preferences === true,
+    },
+    scopeOf(state),
+    state.now,
+  );
+  if (blocked) {
+    const { path, detail } = explainBlock(blocked, state.preferenceSources);
+    skip(state, instruction, "preferences", detail, { path });
+    return next;
+  }
+
+  let content: Record<string, unknown>;
+  try {
+    const rendered = renderTemplate(ctx.liquid, instruction.template, scopeOf(state));
+    content = isPlainObject(rendered) ? rendered : { body: rendered };
+  } catch (error) {
+    log(
+      state,
+      "step_failed",
+      instruction,
+      { error: `template did not render: ${(error as Error).message}` },
+      "error",
+    );
+    return { kind: "halt", errors: 1 };
+  }
+
+  const now = state.now.toISOString();
+  const message: Message = {
+    __typename: "Message",
+    id: messageId(run.id, instruction.ref),
+    channel_id: channel.key,
+    channel_type: channel.type,
+    recipient: run.recipient,
+    actors: run.actor ? [run.actor] : [],
+    workflow: run.workflow,
+    tenant: run.tenant,
+    source: {
+      __typename: "NotificationSource",
+      key: run.workflow,
+      version_id: String(run.workflow_version),
+      categories: state.compiled.workflow.categories ?? [],
+      step_ref: instruction.ref,
+      workflow_run_id: run.workflow_run_id,
+      workflow_recipient_run_id: run.id,
+    },
+    status: "queued",
+    engagement_statuses: [],
+    seen_at: null,
+    read_at: null,
+    interacted_at: null,
+    link_clicked_at: null,
+    archived_at: null,
+    data: state.data,
+    content,
+    metadata: null,
+    attempts: 0,
+    provider_message_id: null,
+    last_error: null,
+    inserted_at: now,
+    updated_at: now,
+  };
+  const { message: stored, created } = await ctx.store.createMessage(message);
+  log(state, "message_created", instruction, {
+    message_id: stored.id,
+    channel_key: channel.key,
+    created,
+  });
+  if (created) emitMessage(ctx, "message.created", stored);
+  if (stored.status === "queued" && stored.attempts === 0) {
+    const outbound = buildOutbound(
+      stored,
+      channel,
+      state.recipientScope,
+      state.actorScope,
+      state.tenantScope,
+      channelData ?? null,
+      state.data,
+      1,
+    );
+    const entries = await attemptDelivery(ctx, channel, stored, outbound, 1);
+    state.events.push(...entries);
+  }
+  return next;
+}
+
+function buildOutbound(
+  message: Message,
+  channel: ChannelConfig,
+  recipient: Record<string, unknown>,
+  actor: Record<string, unknown> | null,
+  tenant: Record<string, unknown> | null,
+  channelData: Record<string, unknown> | null,
+  data: Record<string, unknown>,
+  attempt: number,
+): OutboundMessage {
+  return {
+    id: message.id,
+    channel_key: channel.key,
+    channel_type: channel.type,
+    recipient,
+    recipient_ref: message.recipient,
+    actor,
+    tenant,
+    content: message.content,
+    channel_data: channelData,
+    workflow: message.workflow,
+    step_ref: message.source.step_ref,
+    workflow_run_id: message.source.workflow_run_id,
+    workflow_recipient_run_id: message.source.workflow_recipient_run_id,
+    data,
+    attempt,
+  };
+}
+
+/**
+ * Makes one delivery attempt and records its outcome on the message. Returns the run-log entries
+ * to write (the caller writes them with the run, or appends them).
+ */
+async function attemptDelivery(
+  ctx: EngineContext,
+  channel: ChannelConfig,
+  message: Message,
+  outbound: OutboundMessage,
+  attempt: number,
+): Promise<RunEvent[]> {
+  const at = ctx.clock.now().toISOString();
+  const entry = (
+    event: string,
+    status: "ok" | "error",
+    data: Record<string, unknown>,
+  ): RunEvent => ({
+    event,
+    status,
+    step_ref: message.source.step_ref,
+    step_type: "channel",
+    attempt,
+    data: { message_id: message.id, ...data },
+    inserted_at: at,
+  });
+  let result: DeliveryResult | void;
+  try {
+    result = await send(ctx, channel, outbound);
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    if (attempt >= ctx.deliveryAttempts) {
+      const updated = await ctx.store.updateMessage(message.id, {
+        status: "undelivered",
+        attempts: attempt,
+        last_error: text,
+        updated_at: at,
+      });
+      if (updated) emitMessage(ctx, "message.undelivered", updated, text);
+      return [entry("message_undelivered", "error", { error: text, attempts: attempt })];
+    }
+    await ctx.store.updateMessage(message.id, {
+      attempts: attempt,
+      last_error: text,
+      updated_at: at,
+    });
+    const retryAt = new Date(ctx.clock.now().getTime() + ctx.deliveryBackoff(attempt + 1));
+    await ctx.queue.add({
+      name: "deliver",
+      id: `deliver:${message.id}:${attempt + 1}`,
+      data: { message_id: message.id, attempt: attempt + 1 },
+      runAt: retryAt,
+    });
+    return [entry("delivery_failed", "error", { error: text, retry_at: retryAt.toISOString() })];
+  }
+  const status: MessageDeliveryStatus =
+    channel.type === "in_app_feed"
+      ? "delivered"
+      : result && result.status === "delivered"
+        ? "delivered"
+        : "sent";
+  const updated = await ctx.store.updateMessage(message.id, {
+    status,
+    attempts: attempt,
+    last_error: null,
+    provider_message_id: result?.provider_message_id ?? null,
+    updated_at: at,
+  });
+  if (updated)
+    emitMessage(ctx, status === "delivered" ? "message.delivered" : "message.sent", updated);
+  return [entry(status === "delivered" ? "message_delivered" : "message_sent", "ok", {})];
+}
+
+/** Hands a message to its channel: the provider, the built-in webhook, or the built-in feed. */
+async function send(
+  ctx: EngineContext,
+  channel: ChannelConfig,
+  outbound: OutboundMessage,
+): Promise<DeliveryResult | void> {
+  if (channel.provider) return channel.provider.send(outbound);
+  if (channel.type === "in_app_feed") return { status: "delivered" };
+  if (channel.type === "http") return sendWebhook(ctx, outbound);
+  throw new Error(
+    `channel "${channel.key}" (${channel.type}) has no provider: give it one in the engine's \`channels\` option`,
+  );
+}
+
+async function sendWebhook(ctx: EngineContext, outbound: OutboundMessage): Promise<DeliveryResult> {
+  const fetchFn = ctx.fetch ?? globalThis.fetch;
+  const content = outbound.content;
+  if (typeof content.url !== "string" || content.url.length === 0)
+    throw new Error("webhook template has no url");
+  const url = new URL(content.url);
+  for (const pair of asPairs(content.query_params)) url.searchParams.append(pair.key, pair.value);
+  const headers = new Headers();
+  for (const pair of asPairs(content.headers)) headers.append(pair.key, pair.value);
+  const method = typeof content.method === "string" ? content.method.toUpperCase() : "POST";
+  let body: string | undefined;
+  if (method !== "GET" && method !== "HEAD") {
+    if (typeof content.body === "string" && content.body.length > 0) body = content.body;
+    else
+      body = JSON.stringify({
+        id: outbound.id,
+        workflow: outbound.workflow,
+        step_ref: outbound.step_ref,
+        recipient: outbound.recipient,
+        actor: outbound.actor,
+        tenant: outbound.tenant,
+        data: outbound.data,
+      });
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  const response = await fetchFn(
+    url,
+    body === undefined ? { method, headers } : { method, headers, body },
+  );
+  if (!response.ok) throw new Error(`webhook answered ${response.status} ${response.statusText}`);
+  return { status: "delivered" };
+}
+
+function asPairs(value: unknown): Array<{ key: string; value: string }> {
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter(
+      (pair): pair is { key: string; value: string } =>
+        isPlainObject(pair) && typeof pair.key === "string" && pair.value !== undefined,
+    )
+    .map((pair) => ({ key: pair.key, value: String(pair.value) }));
+}
+
+/** @internal Handles a `deliver` job: a retry of a message's delivery. */
+export async function processDeliver(ctx: EngineContext, data: JobData): Promise<void> {
+  const id = String(data.message_id);
+  const attempt = Number(data.attempt);
+  const message = await ctx.store.getMessage(id);
+  // Delivered, given up on, or this attempt already made (a duplicate job): nothing to do.
+  if (message?.status !== "queued" || message.attempts >= attempt) return;
+  const run = await ctx.store.getRecipientRun(message.source.workflow_recipient_run_id);
+  const workflowRun = run ? await ctx.store.getWorkflowRun(run.workflow_run_id) : null;
+  const channel = resolveChannel(ctx, message.channel_id, message.channel_type as ChannelType);
+  if (!run || !workflowRun || !channel) {
+    const at = ctx.clock.now().toISOString();
+    const updated = await ctx.store.updateMessage(id, {
+      status: "undelivered",
+      last_error: "channel or run no longer exists",
+      updated_at: at,
+    });
+    if (updated)
+      emitMessage(ctx, "message.undelivered", updated, "channel or run no longer exists");
+    return;
+  }
+  const keys = [refToKey(run.recipient)];
+  if (run.actor) keys.push(refToKey(run.actor));
+  if (run.tenant) keys.push({ collection: TENANTS_COLLECTION, id: run.tenant });
+  const loaded = await ctx.store.getRecipients(keys);
+  const recipient = loaded[0] ?? null;
+  const actor = run.actor ? (loaded[1] ?? null) : null;
+  const tenant = run.tenant ? (loaded[run.actor ? 2 : 1] ?? null) : null;
+  const outbound = buildOutbound(
+    message,
+    channel,
+    recipient ? toScopeRecipient(recipient) : { id: keys[0]?.id },
+    actor ? toScopeRecipient(actor) : null,
+    tenant ? toScopeRecipient(tenant) : null,
+    recipient?.channel_data[channel.key] ?? null,
+    run.data ?? workflowRun.data,
+    attempt,
+  );
+  const entries = await attemptDelivery(ctx, channel, message, outbound, attempt);
+  await ctx.store.appendRunEvents(run.id, entries);
+}
+
+/** @internal Emits a message event with the run fields every payload carries. */
+export function emitMessage(
+  ctx: EngineContext,
+  event:
+    | "message.created"
+    | "message.sent"
+    | "message.delivered"
+    | "message.undelivered"
+    | "message.not_sent"
+    | "message.seen"
+    | "message.read"
+    | "message.interacted"
+    | "message.archived",
+  message: Message,
+  error?: string,
+): void {
+  if (!ctx.emitter.has(event)) return;
+  ctx.emitter.emit(event, {
+    workflow: message.workflow,
+    workflow_run_id: message.source.workflow_run_id,
+    workflow_recipient_run_id: message.source.workflow_recipient_run_id,
+    recipient: message.recipient,
+    tenant: message.tenant,
+    message,
+    ...(error === undefined ? {} : { error }),
+  });
+}

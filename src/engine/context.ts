@@ -1,0 +1,37 @@
+/**
+ * @internal What every part of a running engine shares.
+ */
+import type { Liquid } from "liquidjs";
+import type { ChannelConfig } from "../channels/types.js";
+import type { Queue } from "../queue/types.js";
+import type { Clock } from "../scheduling/clock.js";
+import type { Store } from "../store/types.js";
+import type { ChannelType } from "../workflows/types.js";
+import type { SafeEmitter } from "./emitter.js";
+
+/** @internal */
+export interface EngineContext {
+  store: Store;
+  queue: Queue;
+  clock: Clock;
+  emitter: SafeEmitter;
+  liquid: Liquid;
+  channels: Map<string, ChannelConfig>;
+  /** Resolves a channel key no `channels` entry names (the test engine captures it); else undefined. */
+  channelFallback:
+    | ((key: string, stepType: ChannelType | undefined) => ChannelConfig | undefined)
+    | undefined;
+  vars: Record<string, unknown>;
+  defaultTimezone: string;
+  defaultPreferences: Record<string, unknown> | undefined;
+  fetch: typeof fetch | undefined;
+  deliveryAttempts: number;
+  deliveryBackoff: (attempt: number) => number;
+  /** Resolves once the engine's start-up (queue start, `workflows` option) is done. */
+  ready: Promise<void>;
+}
+
+/** @internal The clock's now as an ISO string. */
+export function nowIso(ctx: EngineContext): string {
+  return ctx.clock.now().toISOString();
+}

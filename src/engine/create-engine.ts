@@ -1,0 +1,280 @@
+/**
+ * `createEngine`: crier's entry point.
+ *
+ * @module
+ */
+
+import { processDeliver } from "../channels/execute.js";
+import { createLiquid } from "../channels/templates.js";
+import type { ChannelConfig } from "../channels/types.js";
+import { CrierError, InvalidParamsError } from "../errors.js";
+import { memoryQueue } from "../queue/memory.js";
+import type { Job } from "../queue/types.js";
+import { systemClock } from "../scheduling/clock.js";
+import { processRun } from "../steps/run.js";
+import { memoryStore } from "../store/memory.js";
+import { WorkflowRegistry } from "../workflows/registry.js";
+import type { ChannelType, Workflow, WorkflowInput } from "../workflows/types.js";
+import type { EngineContext } from "./context.js";
+import { SafeEmitter } from "./emitter.js";
+import type { EngineEventName, EngineEvents } from "./events.js";
+import { processFanout } from "./fanout.js";
+import {
+  messagesNamespace,
+  objectsNamespace,
+  runsNamespace,
+  tenantsNamespace,
+  usersNamespace,
+} from "./namespaces.js";
+import type { EngineOptions } from "./options.js";
+import {
+  type TriggerOptions,
+  type TriggerParams,
+  type TriggerResult,
+  triggerWorkflow,
+} from "./trigger.js";
+
+const CHANNEL_TYPES: readonly ChannelType[] = [
+  "email",
+  "sms",
+  "push",
+  "chat",
+  "in_app_feed",
+  "http",
+];
+
+/** @internal Options only crier's own helpers pass (the test engine's capturing channels). */
+export interface InternalEngineOptions {
+  channelFallback?: EngineContext["channelFallback"];
+}
+
+/** The workflows namespace. */
+export interface WorkflowsApi {
+  /** Validates and stores a definition (a new version when it changed); throws InvalidParamsError with `errors[]`. */
+  upsert(definition: WorkflowInput): Promise<Workflow>;
+  /** The current version; throws NotFoundError. */
+  get(key: string): Promise<Workflow>;
+  /** Every workflow's current version. */
+  list(): Promise<Workflow[]>;
+  /** Turns a workflow on or off: an inactive workflow cannot be triggered, and parked runs end at their next step. */
+  setActive(key: string, active: boolean): Promise<Workflow>;
+  /** Triggers a workflow for 1 to 1,000 recipients. */
+  trigger(key: string, params: TriggerParams, options?: TriggerOptions): Promise<TriggerResult>;
+}
+
+/** A crier engine: every namespace of the API, events, and lifecycle. */
+export interface Engine {
+  readonly workflows: WorkflowsApi;
+  readonly users: ReturnType<typeof usersNamespace>;
+  readonly objects: ReturnType<typeof objectsNamespace>;
+  readonly tenants: ReturnType<typeof tenantsNamespace>;
+  readonly messages: ReturnType<typeof messagesNamespace>;
+  readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
+  /** Listens to an event (see {@link EngineEvents}); a listener that throws is reported as `error`. */
+  on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this;
+  /** Listens to the next occurrence of an event only. */
+  once<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this;
+  /** Stops listening (every listener of the event when none is named). */
+  off<E extends EngineEventName>(event: E, listener?: (...args: EngineEvents[E]) => unknown): this;
+  /** Resolves when no run is queued or running now (parked work does not count). */
+  idle(): Promise<void>;
+  /** Stops timers and workers; pending durable work stays in its store. */
+  close(): Promise<void>;
+}
+
+function validateChannels(channels: ChannelConfig[] | undefined): Map<string, ChannelConfig> {
+  const map = new Map<string, ChannelConfig>();
+  (channels ?? []).forEach((channel, i) => {
+    const field = `channels[${i}]`;
+    if (!channel || typeof channel.key !== "string" || channel.key.length === 0) {
+      throw new InvalidParamsError("Invalid engine option `channels`:", [
+        { field: `${field}.key`, type: "required", message: "expected a channel key string" },
+      ]);
+    }
+    if (!CHANNEL_TYPES.includes(channel.type)) {
+      throw new InvalidParamsError("Invalid engine option `channels`:", [
+        {
+          field: `${field}.type`,
+          type: "enum",
+          message: `expected one of ${CHANNEL_TYPES.join(", ")}, received ${JSON.stringify(channel.type)}`,
+        },
+      ]);
+    }
+    if (channel.provider !== undefined && typeof channel.provider?.send !== "function") {
+      throw new InvalidParamsError("Invalid engine option `channels`:", [
+        {
+          field: `${field}.provider`,
+          type: "type",
+          message: "expected an object with a send(message) method",
+        },
+      ]);
+    }
+    if (map.has(channel.key)) {
+      throw new InvalidParamsError("Invalid engine option `channels`:", [
+        {
+          field: `${field}.key`,
+          type: "unique",
+          message: `expected unique channel keys, received "${channel.key}" twice`,
+        },
+      ]);
+    }
+    map.set(channel.key, channel);
+  });
+  return map;
+}
+
+/**
+ * Creates an engine. With no options it runs entirely in memory, on real time.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({
+ *   channels: [{ key: "email", type: "email", provider: { send: async (m) => console.log(m.content) } }],
+ *   workflows: [{ key: "welcome", steps: [{ ref: "email_1", type: "channel", channel_key: "email",
+ *     template: { subject: "Welcome, {{ recipient.name }}", html_body: "<p>Hi!</p>" } }] }],
+ * });
+ * await engine.workflows.trigger("welcome", { recipients: [{ id: "u1", name: "Ada", email: "ada@example.com" }] });
+ * await engine.idle();
+ * ```
+ */
+export function createEngine(options: EngineOptions = {}): Engine {
+  return new CrierEngine(options, {});
+}
+
+/** @internal */
+export class CrierEngine implements Engine {
+  readonly workflows: WorkflowsApi;
+  readonly users: ReturnType<typeof usersNamespace>;
+  readonly objects: ReturnType<typeof objectsNamespace>;
+  readonly tenants: ReturnType<typeof tenantsNamespace>;
+  readonly messages: ReturnType<typeof messagesNamespace>;
+  readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
+  /** @internal */
+  readonly context: EngineContext;
+  #closed = false;
+
+  constructor(options: EngineOptions, internal: InternalEngineOptions) {
+    const retry = options.deliveryRetry ?? {};
+    const attempts = retry.attempts ?? 3;
+    if (!Number.isInteger(attempts) || attempts < 1) {
+      throw new InvalidParamsError("Invalid engine option `deliveryRetry.attempts`:", [
+        {
+          field: "deliveryRetry.attempts",
+          type: "range",
+          message: `expected an integer of at least 1, received ${String(attempts)}`,
+        },
+      ]);
+    }
+    const ctx: EngineContext = {
+      store: options.store ?? memoryStore(),
+      queue: options.queue ?? memoryQueue({ concurrency: 32 }),
+      clock: options.clock ?? systemClock,
+      emitter: new SafeEmitter(),
+      liquid: createLiquid(),
+      channels: validateChannels(options.channels),
+      channelFallback: internal.channelFallback,
+      vars: options.vars ?? {},
+      defaultTimezone: options.defaultTimezone ?? "Etc/UTC",
+      defaultPreferences: options.defaultPreferences,
+      fetch: options.fetch,
+      deliveryAttempts: attempts,
+      deliveryBackoff: retry.backoff ?? ((attempt) => 1000 * 4 ** (attempt - 2)),
+      ready: Promise.resolve(),
+    };
+    this.context = ctx;
+    const registry = new WorkflowRegistry(ctx);
+    const handler = (job: Job): Promise<void> => {
+      switch (job.name) {
+        case "fanout":
+          return processFanout(ctx, job.data);
+        case "run":
+          return processRun(ctx, registry, job.data);
+        case "deliver":
+          return processDeliver(ctx, job.data);
+        default:
+          return Promise.reject(
+            new CrierError(
+              "invalid_params",
+              `Expected a crier job (fanout, run, deliver), received "${job.name}".`,
+            ),
+          );
+      }
+    };
+    const start = async () => {
+      await ctx.queue.start({
+        clock: ctx.clock,
+        handler,
+        onFailed: (job, error) => {
+          const data = job.data;
+          ctx.emitter.emit("error", {
+            error,
+            source: `job:${job.name}`,
+            ...(typeof data.run_id === "string" ? { workflow_recipient_run_id: data.run_id } : {}),
+            ...(typeof data.workflow_run_id === "string"
+              ? { workflow_run_id: data.workflow_run_id }
+              : {}),
+          });
+        },
+      });
+      for (const workflow of options.workflows ?? []) await registry.upsert(workflow);
+    };
+    ctx.ready = start();
+    // Start-up failures surface on the first call that awaits readiness; never as an unhandled rejection.
+    ctx.ready.catch(() => {});
+
+    this.workflows = {
+      upsert: async (definition) => {
+        await ctx.ready;
+        return registry.upsert(definition);
+      },
+      get: async (key) => {
+        await ctx.ready;
+        return registry.get(key);
+      },
+      list: async () => {
+        await ctx.ready;
+        return registry.list();
+      },
+      setActive: async (key, active) => {
+        await ctx.ready;
+        return registry.setActive(key, active);
+      },
+      trigger: (key, params, triggerOptions) =>
+        triggerWorkflow(ctx, registry, key, params, triggerOptions),
+    };
+    this.users = usersNamespace(ctx);
+    this.objects = objectsNamespace(ctx);
+    this.tenants = tenantsNamespace(ctx);
+    this.messages = messagesNamespace(ctx);
+    this.workflowRecipientRuns = runsNamespace(ctx);
+  }
+
+  on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this {
+    this.context.emitter.on(event, listener);
+    return this;
+  }
+
+  once<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this {
+    this.context.emitter.once(event, listener);
+    return this;
+  }
+
+  off<E extends EngineEventName>(event: E, listener?: (...args: EngineEvents[E]) => unknown): this {
+    this.context.emitter.off(event, listener);
+    return this;
+  }
+
+  async idle(): Promise<void> {
+    await this.context.ready;
+    await this.context.queue.idle();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.context.ready.catch(() => {});
+    await this.context.queue.close();
+    await this.context.store.close?.();
+    this.context.emitter.removeAll();
+  }
+}

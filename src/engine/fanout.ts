@@ -1,0 +1,159 @@
+/**
+ * @internal The `fanout` job: turns a workflow run into recipient runs. Explicit recipients come
+ * first, then each object recipient's subscribers (two levels deep), a page at a time; every
+ * recipient gets one run (its id derived from the workflow run and the recipient, so a retried
+ * fan-out creates nothing twice) and a `run` job. The actor is never notified as a subscriber.
+ */
+import { recipientKeyString, uuidV5 } from "../_internal/ids.js";
+import type { JobData, JobInput } from "../queue/types.js";
+import { keyToRef, refToKey, sameKey } from "../recipients/identify.js";
+import { type RecipientKey, USERS_COLLECTION } from "../store/types.js";
+import type { WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
+import { type EngineContext, nowIso } from "./context.js";
+
+/** Subscribers read per store page. */
+const PAGE_SIZE = 500;
+/** Recipient runs one fan-out job creates before it hands over to a continuation job. */
+const RUNS_PER_JOB = 2000;
+/** Objects whose subscribers are expanded: the object recipient (0) and its object subscribers (1). */
+const MAX_EXPAND_DEPTH = 1;
+
+/** @internal Where a fan-out stands: which explicit recipient, and the stack of objects being expanded. */
+interface FanoutCursor {
+  /** Index into the workflow run's recipients of the object being expanded (-1: explicit phase). */
+  index: number;
+  stack: Array<{ collection: string; id: string; depth: number; after: string | null }>;
+}
+
+/** @internal The id of the recipient run of `recipient` in a workflow run. */
+export function recipientRunId(workflowRunId: string, recipient: RecipientKey): string {
+  return uuidV5(`${workflowRunId}|${recipientKeyString(keyToRef(recipient))}`);
+}
+
+/** @internal The job that runs (or resumes) a recipient run at `cursor`. */
+export function runJob(runId: string, cursor: number, runAt?: Date): JobInput {
+  const job: JobInput = {
+    name: "run",
+    id: cursor === 0 ? runId : `${runId}:${cursor}`,
+    data: { run_id: runId, cursor },
+  };
+  if (runAt) job.runAt = runAt;
+  return job;
+}
+
+/** @internal Handles one `fanout` job. */
+export async function processFanout(ctx: EngineContext, data: JobData): Promise<void> {
+  const workflowRunId = String(data.workflow_run_id);
+  const run = await ctx.store.getWorkflowRun(workflowRunId);
+  if (!run) return;
+  const cursor = (data.cursor as FanoutCursor | undefined) ?? { index: -1, stack: [] };
+  const actorKey = run.actor ? refToKey(run.actor) : null;
+  const pending: WorkflowRecipientRun[] = [];
+
+  if (cursor.index === -1) {
+    for (const ref of run.recipients) pending.push(newRun(ctx, run, refToKey(ref), null));
+    await flush(ctx, pending);
+    cursor.index = 0;
+  }
+
+  let created = 0;
+  while (cursor.index < run.recipients.length) {
+    if (cursor.stack.length === 0) {
+      const ref = run.recipients[cursor.index];
+      const key = ref === undefined ? null : refToKey(ref);
+      if (key && key.collection !== USERS_COLLECTION)
+        cursor.stack.push({ ...key, depth: 0, after: null });
+      if (cursor.stack.length === 0) {
+        cursor.index += 1;
+        continue;
+      }
+    }
+    const top = cursor.stack[cursor.stack.length - 1];
+    if (!top) break;
+    const object: RecipientKey = { collection: top.collection, id: top.id };
+    const page = await ctx.store.listSubscribers(object, { limit: PAGE_SIZE, after: top.after });
+    top.after = page.after;
+    if (page.after === null) {
+      cursor.stack.pop();
+      // The explicit object is done once its own page list is: its object subscribers pushed
+      // below are expanded before the next explicit recipient is looked at.
+      if (top.depth === 0) cursor.index += 1;
+    }
+    for (const subscription of page.items) {
+      const subscriber = subscription.recipient;
+      if (actorKey && sameKey(subscriber, actorKey)) continue;
+      pending.push(
+        newRun(ctx, run, subscriber, {
+          ...(subscription.properties ?? {}),
+          object: keyToRef(object),
+        }),
+      );
+      if (subscriber.collection !== USERS_COLLECTION && top.depth < MAX_EXPAND_DEPTH) {
+        // An object subscriber is notified, and so are its own subscribers (one level more).
+        cursor.stack.push({ ...subscriber, depth: top.depth + 1, after: null });
+      }
+    }
+    created += page.items.length;
+    await flush(ctx, pending);
+    if (created >= RUNS_PER_JOB && cursor.index < run.recipients.length) {
+      await ctx.queue.add({
+        name: "fanout",
+        id: `fanout:${workflowRunId}:${cursor.index}:${cursor.stack.map((s) => `${s.collection}/${s.id}@${s.after}`).join(",")}`,
+        data: { workflow_run_id: workflowRunId, cursor: cursor as unknown as JobData },
+      });
+      return;
+    }
+  }
+}
+
+function newRun(
+  ctx: EngineContext,
+  run: WorkflowRun,
+  recipient: RecipientKey,
+  subscription: Record<string, unknown> | null,
+): WorkflowRecipientRun {
+  const now = nowIso(ctx);
+  return {
+    __typename: "WorkflowRecipientRun",
+    id: recipientRunId(run.id, recipient),
+    workflow_run_id: run.id,
+    workflow: run.workflow,
+    workflow_version: run.workflow_version,
+    status: "queued",
+    recipient: keyToRef(recipient),
+    actor: run.actor,
+    tenant: run.tenant,
+    data: null,
+    subscription,
+    trigger_source: run.trigger_source,
+    cursor: 0,
+    version: 0,
+    error_count: 0,
+    inserted_at: now,
+    updated_at: now,
+  };
+}
+
+/**
+ * Creates the pending runs and enqueues a job for each, created or not: a retried fan-out must
+ * enqueue what a crash kept it from enqueueing, and the run job is a no-op for a run already done.
+ */
+async function flush(ctx: EngineContext, pending: WorkflowRecipientRun[]): Promise<void> {
+  if (pending.length === 0) return;
+  const batch = pending.splice(0, pending.length);
+  const created = await ctx.store.createRecipientRuns(batch);
+  await ctx.queue.addBulk(batch.map((run) => runJob(run.id, 0)));
+  if (ctx.emitter.has("run.queued")) {
+    batch.forEach((run, i) => {
+      if (!created[i]) return;
+      ctx.emitter.emit("run.queued", {
+        workflow: run.workflow,
+        workflow_run_id: run.workflow_run_id,
+        workflow_recipient_run_id: run.id,
+        recipient: run.recipient,
+        tenant: run.tenant,
+        status: "queued",
+      });
+    });
+  }
+}

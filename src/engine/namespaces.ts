@@ -1,0 +1,565 @@
+/**
+ * @internal The engine's resource namespaces (users, objects, tenants, messages, runs), each a
+ * thin layer of validation and shaping over the store.
+ */
+
+import { describe } from "../_internal/describe.js";
+import { cloneJson, isPlainObject } from "../_internal/merge.js";
+import { type PageInfo, type PageParams, pageInfo, toPageRequest } from "../_internal/paging.js";
+import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
+import type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "../messages/types.js";
+import { preferenceSources, resolvePreferences, toPreferenceSet } from "../preferences/resolve.js";
+import type { PreferenceSet, PreferenceSetInput } from "../preferences/types.js";
+import { validatePreferenceSet } from "../preferences/validate.js";
+import {
+  checkId,
+  keyToRef,
+  type NormalizedRecipient,
+  normalizeRecipient,
+  propertiesToPatch,
+  tenantToPatch,
+  toObject,
+  toTenant,
+  toUser,
+} from "../recipients/identify.js";
+import type {
+  ChannelData,
+  RecipientObject,
+  RecipientReference,
+  RecipientRequest,
+  Subscription,
+  Tenant,
+  TenantRequest,
+  User,
+  UserProperties,
+} from "../recipients/types.js";
+import {
+  type MessageFilter,
+  type RecipientKey,
+  type RunFilter,
+  type StoredSubscription,
+  TENANTS_COLLECTION,
+  type TimeRange,
+  USERS_COLLECTION,
+} from "../store/types.js";
+import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
+import { type EngineContext, nowIso } from "./context.js";
+
+/** A page of a list call. */
+export interface Page<T> {
+  entries: T[];
+  page_info: PageInfo;
+}
+
+/** A page of messages (`items`, as Knock's message lists name it). */
+export interface MessagePage {
+  items: Message[];
+  page_info: PageInfo;
+}
+
+/** Filters of `messages.list` and `users.listMessages`. */
+export interface MessageListParams extends PageParams {
+  status?: MessageDeliveryStatus[];
+  engagement_status?: Array<MessageEngagementStatus | "unseen" | "unread" | "unarchived">;
+  /** A channel key. */
+  channel_id?: string;
+  tenant?: string;
+  has_tenant?: boolean;
+  /** A workflow key. */
+  source?: string;
+  workflow_categories?: string[];
+  workflow_run_id?: string;
+  workflow_recipient_run_id?: string;
+  message_ids?: string[];
+  inserted_at?: TimeRange;
+}
+
+/** Filters of `workflowRecipientRuns.list`. */
+export interface RunListParams extends PageParams {
+  workflow?: string;
+  status?: RunStatus[];
+  tenant?: string;
+  has_errors?: boolean;
+  recipient?: RecipientReference;
+  workflow_run_id?: string;
+  starting_at?: string;
+  ending_at?: string;
+}
+
+/** Parameters of `objects.listSubscriptions`. */
+export interface ListSubscriptionsParams extends PageParams {
+  /** `object` (default): the object's subscribers; `recipient`: the subscriptions the object holds. */
+  mode?: "object" | "recipient";
+}
+
+function invalid(message: string, issues: ValidationIssue[]): never {
+  throw new InvalidParamsError(message, issues);
+}
+
+function requireId(value: unknown, field: string, what: string): string {
+  const issues: ValidationIssue[] = [];
+  if (!checkId(value, field, issues, what)) invalid(`Invalid ${what}:`, issues);
+  return value as string;
+}
+
+function requireObject(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) {
+    invalid(`Invalid ${field}:`, [
+      { field, type: "type", message: `expected an object, received ${describe(value)}` },
+    ]);
+  }
+  return value;
+}
+
+function toSubscription(stored: StoredSubscription): Subscription {
+  return {
+    __typename: "Subscription",
+    object: { id: stored.object.id, collection: stored.object.collection },
+    recipient: keyToRef(stored.recipient),
+    properties: stored.properties ? cloneJson(stored.properties) : null,
+    inserted_at: stored.inserted_at,
+    updated_at: stored.updated_at,
+  };
+}
+
+function channelData(ctx: EngineContext) {
+  return {
+    async set(key: RecipientKey, channelKey: unknown, body: unknown): Promise<ChannelData> {
+      const channel = requireId(channelKey, "channelKey", "a channel key");
+      const input = requireObject(body, "body");
+      if (!isPlainObject(input.data)) {
+        invalid("Invalid channel data:", [
+          {
+            field: "data",
+            type: "type",
+            message: `expected { data: { ... } }, received ${describe(input.data)}`,
+          },
+        ]);
+      }
+      await ctx.store.upsertRecipient(
+        key,
+        { channel_data: { [channel]: input.data } },
+        nowIso(ctx),
+      );
+      return { __typename: "ChannelData", channel_id: channel, data: cloneJson(input.data) };
+    },
+    async get(key: RecipientKey, channelKey: unknown): Promise<ChannelData> {
+      const channel = requireId(channelKey, "channelKey", "a channel key");
+      const stored = await ctx.store.getRecipient(key);
+      const data = stored?.channel_data[channel];
+      if (!data)
+        throw new NotFoundError(
+          "channel data",
+          `${key.id}/${channel}`,
+          "Set it with setChannelData first.",
+        );
+      return { __typename: "ChannelData", channel_id: channel, data: cloneJson(data) };
+    },
+  };
+}
+
+/** Options of `getPreferences`. */
+export interface GetPreferencesOptions {
+  /** Evaluate as a trigger with this tenant would: the tenant's default set joins the merge. */
+  tenant?: string;
+}
+
+function preferences(ctx: EngineContext) {
+  return {
+    /**
+     * Replaces a preference set (or merges into it with `__persistence_strategy__: "merge"`),
+     * creating the recipient when missing. Returns the stored set.
+     */
+    async set(key: RecipientKey, setId: unknown, body: unknown): Promise<PreferenceSet> {
+      const id = requireId(setId, "setId", "a preference set id");
+      const issues: ValidationIssue[] = [];
+      const { set, strategy } = validatePreferenceSet(body, "preferences", issues);
+      if (issues.length > 0) invalid(`Invalid preference set "${id}":`, issues);
+      const now = nowIso(ctx);
+      let stored = await ctx.store.upsertRecipient(
+        key,
+        strategy === "merge" ? { preferences: { [id]: set as Record<string, unknown> } } : {},
+        now,
+      );
+      if (strategy !== "merge")
+        stored =
+          (await ctx.store.setPreferenceSet(key, id, set as Record<string, unknown>, now)) ??
+          stored;
+      return cloneJson(toPreferenceSet(id, (stored.preferences[id] ?? {}) as PreferenceSetInput));
+    },
+    /**
+     * The merged view evaluation uses: the environment default, then (with `tenant`) the tenant's
+     * default set, then the recipient's set `setId`.
+     */
+    async get(
+      key: RecipientKey,
+      setId: unknown,
+      options: GetPreferencesOptions | undefined,
+    ): Promise<PreferenceSet> {
+      const id = setId === undefined ? "default" : requireId(setId, "setId", "a preference set id");
+      const tenantId =
+        options?.tenant === undefined ? null : requireId(options.tenant, "tenant", "a tenant id");
+      const [recipient, tenant] = await ctx.store.getRecipients([
+        key,
+        { collection: TENANTS_COLLECTION, id: tenantId ?? "" },
+      ]);
+      const sources = preferenceSources(
+        ctx.defaultPreferences,
+        recipient ?? null,
+        tenantId ? (tenant ?? null) : null,
+        tenantId,
+        id,
+      );
+      return cloneJson(
+        toPreferenceSet(
+          tenantId && id === "default" ? tenantId : id,
+          resolvePreferences(sources, recipient ?? null),
+        ),
+      );
+    },
+  };
+}
+
+async function listMessages(
+  ctx: EngineContext,
+  filter: MessageFilter,
+  params: MessageListParams | undefined,
+): Promise<MessagePage> {
+  const p = params ?? {};
+  if (p.status) filter.status = p.status;
+  if (p.engagement_status) filter.engagement_status = p.engagement_status;
+  if (p.channel_id) filter.channel_id = p.channel_id;
+  if (p.tenant) filter.tenant = p.tenant;
+  if (p.has_tenant !== undefined) filter.has_tenant = p.has_tenant;
+  if (p.source) filter.workflow = p.source;
+  if (p.workflow_categories) filter.workflow_categories = p.workflow_categories;
+  if (p.workflow_run_id) filter.workflow_run_id = p.workflow_run_id;
+  if (p.workflow_recipient_run_id) filter.workflow_recipient_run_id = p.workflow_recipient_run_id;
+  if (p.message_ids) filter.message_ids = p.message_ids;
+  if (p.inserted_at) filter.inserted_at = p.inserted_at;
+  const request = toPageRequest(p);
+  const page = await ctx.store.listMessages(filter, request);
+  return { items: page.items.map((m) => cloneJson(m)), page_info: pageInfo(page, request) };
+}
+
+async function listSubscriptionsOf(
+  ctx: EngineContext,
+  key: RecipientKey,
+  params: PageParams | undefined,
+): Promise<Page<Subscription>> {
+  const request = toPageRequest(params);
+  const page = await ctx.store.listSubscriptionsOf(key, request);
+  return { entries: page.items.map(toSubscription), page_info: pageInfo(page, request) };
+}
+
+/** @internal `engine.users`. */
+export function usersNamespace(ctx: EngineContext) {
+  const data = channelData(ctx);
+  const prefs = preferences(ctx);
+  const userKey = (id: unknown): RecipientKey => ({
+    collection: USERS_COLLECTION,
+    id: requireId(id, "id", "a user id"),
+  });
+  return {
+    /** Replaces the user's preference set `setId` (`default`, or a tenant id); `__persistence_strategy__: "merge"` merges instead. */
+    setPreferences(id: string, setId: string, set: PreferenceSetInput): Promise<PreferenceSet> {
+      return prefs.set(userKey(id), setId, set);
+    },
+    /** The user's merged preferences as evaluation sees them (environment default, tenant default, then the set). */
+    getPreferences(
+      id: string,
+      setId?: string,
+      options?: GetPreferencesOptions,
+    ): Promise<PreferenceSet> {
+      return prefs.get(userKey(id), setId, options);
+    },
+    /** Identifies a user: creates it, or deep-merges `props` into it (`null` clears a property). */
+    async update(id: string, props: UserProperties = {}): Promise<User> {
+      const key = userKey(id);
+      const issues: ValidationIssue[] = [];
+      const patch = propertiesToPatch(requireObject(props, "props"), "props", issues);
+      if (issues.length > 0) invalid(`Invalid properties for user "${key.id}":`, issues);
+      return cloneJson(toUser(await ctx.store.upsertRecipient(key, patch, nowIso(ctx))));
+    },
+    /** The user; throws NotFoundError when it was never identified. */
+    async get(id: string): Promise<User> {
+      const stored = await ctx.store.getRecipient(userKey(id));
+      if (!stored)
+        throw new NotFoundError("user", id, "Identify it with engine.users.update(id, props).");
+      return cloneJson(toUser(stored));
+    },
+    /** Deletes the user and its subscriptions. */
+    async delete(id: string): Promise<void> {
+      await ctx.store.deleteRecipient(userKey(id));
+    },
+    /** Replaces the user's data for one channel (push tokens, chat ids…); creates the user when missing. */
+    setChannelData(
+      id: string,
+      channelKey: string,
+      body: { data: Record<string, unknown> },
+    ): Promise<ChannelData> {
+      return data.set(userKey(id), channelKey, body);
+    },
+    /** The user's data for one channel; throws NotFoundError when there is none. */
+    getChannelData(id: string, channelKey: string): Promise<ChannelData> {
+      return data.get(userKey(id), channelKey);
+    },
+    /** The user's messages, newest first. */
+    listMessages(id: string, params?: MessageListParams): Promise<MessagePage> {
+      return listMessages(ctx, { recipient: userKey(id) }, params);
+    },
+    /** The objects the user is subscribed to. */
+    listSubscriptions(id: string, params?: PageParams): Promise<Page<Subscription>> {
+      return listSubscriptionsOf(ctx, userKey(id), params);
+    },
+  };
+}
+
+/** @internal `engine.objects`. */
+export function objectsNamespace(ctx: EngineContext) {
+  const data = channelData(ctx);
+  const prefs = preferences(ctx);
+  const objectKey = (collection: unknown, id: unknown): RecipientKey => {
+    const issues: ValidationIssue[] = [];
+    checkId(collection, "collection", issues, "a collection");
+    checkId(id, "id", issues, "an object id");
+    if (issues.length > 0) invalid("Invalid object reference:", issues);
+    if (collection === USERS_COLLECTION || collection === TENANTS_COLLECTION) {
+      invalid("Invalid object reference:", [
+        {
+          field: "collection",
+          type: "reserved",
+          message: `expected an object collection, received the reserved "${collection}"; use engine.users or engine.tenants`,
+        },
+      ]);
+    }
+    return { collection: collection as string, id: id as string };
+  };
+  const normalizeSubscribers = (list: unknown): NormalizedRecipient[] => {
+    if (!Array.isArray(list) || list.length === 0 || list.length > 100) {
+      invalid("Invalid subscription recipients:", [
+        {
+          field: "recipients",
+          type: "length",
+          message: `expected 1 to 100 recipients, received ${describe(list)}`,
+        },
+      ]);
+    }
+    const issues: ValidationIssue[] = [];
+    const normalized = list.map((item, i) => normalizeRecipient(item, `recipients[${i}]`, issues));
+    if (issues.length > 0) invalid("Invalid subscription recipients:", issues);
+    return normalized as NormalizedRecipient[];
+  };
+  return {
+    /** Creates or deep-merges an object. */
+    async set(
+      collection: string,
+      id: string,
+      props: Record<string, unknown> = {},
+    ): Promise<RecipientObject> {
+      const key = objectKey(collection, id);
+      const issues: ValidationIssue[] = [];
+      const patch = propertiesToPatch(requireObject(props, "props"), "props", issues);
+      if (issues.length > 0)
+        invalid(`Invalid properties for object "${collection}/${id}":`, issues);
+      return cloneJson(toObject(await ctx.store.upsertRecipient(key, patch, nowIso(ctx))));
+    },
+    /** The object; throws NotFoundError when missing. */
+    async get(collection: string, id: string): Promise<RecipientObject> {
+      const stored = await ctx.store.getRecipient(objectKey(collection, id));
+      if (!stored)
+        throw new NotFoundError(
+          "object",
+          `${collection}/${id}`,
+          "Create it with engine.objects.set(collection, id, props).",
+        );
+      return cloneJson(toObject(stored));
+    },
+    /** Deletes the object and every subscription it is part of. */
+    async delete(collection: string, id: string): Promise<void> {
+      await ctx.store.deleteRecipient(objectKey(collection, id));
+    },
+    /**
+     * Subscribes up to 100 recipients (identified inline when given with properties) to the object,
+     * which is created when missing. Existing subscriptions get the new `properties`.
+     */
+    async addSubscriptions(
+      collection: string,
+      id: string,
+      body: { recipients: RecipientRequest[]; properties?: Record<string, unknown> | null },
+    ): Promise<Subscription[]> {
+      const key = objectKey(collection, id);
+      const input = requireObject(body, "body");
+      const normalized = normalizeSubscribers(input.recipients);
+      const keys = normalized.map((n) => n.key);
+      const properties =
+        input.properties === undefined || input.properties === null
+          ? null
+          : requireObject(input.properties, "properties");
+      const now = nowIso(ctx);
+      if (!(await ctx.store.getRecipient(key))) await ctx.store.upsertRecipient(key, {}, now);
+      for (const n of normalized) if (n.patch) await ctx.store.upsertRecipient(n.key, n.patch, now);
+      const stored = await ctx.store.upsertSubscriptions(key, keys, properties, now);
+      return stored.map(toSubscription);
+    },
+    /** Unsubscribes recipients; returns the subscriptions that existed. */
+    async deleteSubscriptions(
+      collection: string,
+      id: string,
+      body: { recipients: RecipientReference[] },
+    ): Promise<Subscription[]> {
+      const key = objectKey(collection, id);
+      const keys = normalizeSubscribers(requireObject(body, "body").recipients).map((n) => n.key);
+      return (await ctx.store.deleteSubscriptions(key, keys)).map(toSubscription);
+    },
+    /** The object's subscribers (or, with `mode: "recipient"`, the subscriptions it holds), oldest first. */
+    async listSubscriptions(
+      collection: string,
+      id: string,
+      params?: ListSubscriptionsParams,
+    ): Promise<Page<Subscription>> {
+      const key = objectKey(collection, id);
+      if (params?.mode === "recipient") return listSubscriptionsOf(ctx, key, params);
+      const request = toPageRequest(params);
+      const page = await ctx.store.listSubscribers(key, request);
+      return { entries: page.items.map(toSubscription), page_info: pageInfo(page, request) };
+    },
+    /** Replaces the object's data for one channel. */
+    setChannelData(
+      collection: string,
+      id: string,
+      channelKey: string,
+      body: { data: Record<string, unknown> },
+    ): Promise<ChannelData> {
+      return data.set(objectKey(collection, id), channelKey, body);
+    },
+    /** The object's data for one channel. */
+    getChannelData(collection: string, id: string, channelKey: string): Promise<ChannelData> {
+      return data.get(objectKey(collection, id), channelKey);
+    },
+    /** Replaces the object's preference set `setId`; `__persistence_strategy__: "merge"` merges instead. */
+    setPreferences(
+      collection: string,
+      id: string,
+      setId: string,
+      set: PreferenceSetInput,
+    ): Promise<PreferenceSet> {
+      return prefs.set(objectKey(collection, id), setId, set);
+    },
+    /** The object's merged preferences as evaluation sees them. */
+    getPreferences(
+      collection: string,
+      id: string,
+      setId?: string,
+      options?: GetPreferencesOptions,
+    ): Promise<PreferenceSet> {
+      return prefs.get(objectKey(collection, id), setId, options);
+    },
+    /** The object's messages, newest first. */
+    listMessages(collection: string, id: string, params?: MessageListParams): Promise<MessagePage> {
+      return listMessages(ctx, { recipient: objectKey(collection, id) }, params);
+    },
+  };
+}
+
+/** @internal `engine.tenants`. */
+export function tenantsNamespace(ctx: EngineContext) {
+  const tenantKey = (id: unknown): RecipientKey => ({
+    collection: TENANTS_COLLECTION,
+    id: requireId(id, "id", "a tenant id"),
+  });
+  return {
+    /**
+     * Creates or deep-merges a tenant (`name`, `settings.branding`, any property). Its
+     * `settings.preference_set` (the default preferences of its users) merges too, unless it says
+     * `__persistence_strategy__: "replace"`.
+     */
+    async set(id: string, props: Omit<TenantRequest, "id"> = {}): Promise<Tenant> {
+      const key = tenantKey(id);
+      const issues: ValidationIssue[] = [];
+      const { patch, replacePreferences } = tenantToPatch(
+        requireObject(props, "props"),
+        "props",
+        issues,
+      );
+      if (issues.length > 0) invalid(`Invalid properties for tenant "${id}":`, issues);
+      const now = nowIso(ctx);
+      let stored = await ctx.store.upsertRecipient(key, patch, now);
+      if (replacePreferences)
+        stored =
+          (await ctx.store.setPreferenceSet(key, "default", replacePreferences, now)) ?? stored;
+      return cloneJson(toTenant(stored));
+    },
+    /** The tenant; throws NotFoundError when missing. */
+    async get(id: string): Promise<Tenant> {
+      const stored = await ctx.store.getRecipient(tenantKey(id));
+      if (!stored)
+        throw new NotFoundError(
+          "tenant",
+          id,
+          "Create it with engine.tenants.set(id, props) or by triggering with it.",
+        );
+      return cloneJson(toTenant(stored));
+    },
+    /** Deletes the tenant. */
+    async delete(id: string): Promise<void> {
+      await ctx.store.deleteRecipient(tenantKey(id));
+    },
+  };
+}
+
+/** @internal `engine.messages` (listing and reading; engagement comes with the feed). */
+export function messagesNamespace(ctx: EngineContext) {
+  return {
+    /** Messages matching the filters, newest first. */
+    list(params?: MessageListParams): Promise<MessagePage> {
+      return listMessages(ctx, {}, params);
+    },
+    /** One message; throws NotFoundError when missing. */
+    async get(id: string): Promise<Message> {
+      const message = await ctx.store.getMessage(requireId(id, "id", "a message id"));
+      if (!message) throw new NotFoundError("message", id);
+      return cloneJson(message);
+    },
+  };
+}
+
+/** @internal `engine.workflowRecipientRuns`. */
+export function runsNamespace(ctx: EngineContext) {
+  return {
+    /** Recipient runs matching the filters, newest first (without `events`). */
+    async list(params?: RunListParams): Promise<Page<WorkflowRecipientRun>> {
+      const p = params ?? {};
+      const filter: RunFilter = {};
+      if (p.workflow) filter.workflow = p.workflow;
+      if (p.status) filter.status = p.status;
+      if (p.tenant) filter.tenant = p.tenant;
+      if (p.has_errors !== undefined) filter.has_errors = p.has_errors;
+      if (p.recipient !== undefined) {
+        const issues: ValidationIssue[] = [];
+        const normalized = normalizeRecipient(p.recipient, "recipient", issues);
+        if (!normalized) invalid("Invalid recipient filter:", issues);
+        filter.recipient = normalized.key;
+      }
+      if (p.workflow_run_id) filter.workflow_run_id = p.workflow_run_id;
+      if (p.starting_at) filter.starting_at = p.starting_at;
+      if (p.ending_at) filter.ending_at = p.ending_at;
+      const request = toPageRequest(p);
+      const page = await ctx.store.listRecipientRuns(filter, request);
+      return {
+        entries: page.items.map((run) => cloneJson(run)),
+        page_info: pageInfo(page, request),
+      };
+    },
+    /** One recipient run with its whole log in `events`; throws NotFoundError when missing. */
+    async get(id: string): Promise<WorkflowRecipientRun> {
+      const run = await ctx.store.getRecipientRun(
+        requireId(id, "id", "a workflow recipient run id"),
+      );
+      if (!run) throw new NotFoundError("workflow recipient run", id);
+      const events = await ctx.store.getRunEvents(id);
+      return { ...cloneJson(run), events: cloneJson(events) };
+    },
+  };
+}

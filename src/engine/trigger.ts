@@ -1,0 +1,276 @@
+/**
+ * @internal `workflows.trigger`: validate everything, claim the idempotency key, identify inline
+ * recipients, actor and tenant, store the workflow run, and enqueue its fan-out. Nothing is stored
+ * before every check has passed.
+ */
+
+import { describe } from "../_internal/describe.js";
+import { hashJson, uuidV4 } from "../_internal/ids.js";
+import { isPlainObject } from "../_internal/merge.js";
+import {
+  IdempotencyConflictError,
+  InvalidParamsError,
+  type ValidationIssue,
+  WorkflowInactiveError,
+  WorkflowNotFoundError,
+} from "../errors.js";
+import {
+  checkId,
+  jsonSize,
+  type NormalizedRecipient,
+  normalizeRecipient,
+  tenantToPatch,
+} from "../recipients/identify.js";
+import type { RecipientRequest, TenantRequest } from "../recipients/types.js";
+import { type RecipientKey, type RecipientPatch, TENANTS_COLLECTION } from "../store/types.js";
+import type { WorkflowRegistry } from "../workflows/registry.js";
+import type { TriggerSource, WorkflowRun } from "../workflows/run-types.js";
+import { type EngineContext, nowIso } from "./context.js";
+
+/** The parameters of `workflows.trigger`. */
+export interface TriggerParams<TData = Record<string, unknown>> {
+  /** 1 to 1,000 recipients: user ids, object references, or inline users and objects. */
+  recipients: RecipientRequest[];
+  /** Who caused the notification (excluded from subscriber fan-out). */
+  actor?: RecipientRequest | null;
+  /** A JSON object of at most 10 MB, validated against `trigger_data_json_schema` when the workflow has one. */
+  data?: TData | null;
+  /** Lets `workflows.cancel` stop this trigger's parked runs. */
+  cancellation_key?: string | null;
+  /** A tenant id, or a tenant identified inline. */
+  tenant?: string | TenantRequest | null;
+}
+
+/** Options of `workflows.trigger`. */
+export interface TriggerOptions {
+  /** The same key within 24 hours returns the first call's result and runs nothing again. */
+  idempotencyKey?: string;
+}
+
+/** What `workflows.trigger` returns. */
+export interface TriggerResult {
+  workflow_run_id: string;
+}
+
+const MAX_RECIPIENTS = 1000;
+const MAX_DATA_BYTES = 10 * 1024 * 1024;
+const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** @internal A trigger that passed validation. */
+interface ValidTrigger {
+  recipients: NormalizedRecipient[];
+  actor: NormalizedRecipient | null;
+  tenant: {
+    id: string;
+    patch: RecipientPatch | null;
+    replacePreferences: Record<string, unknown> | null;
+  } | null;
+  data: Record<string, unknown>;
+  cancellationKey: string | null;
+}
+
+/** @internal Runs the trigger pipeline. `source` says what caused it (API, schedule, source event…). */
+export async function triggerWorkflow(
+  ctx: EngineContext,
+  registry: WorkflowRegistry,
+  key: unknown,
+  params: unknown,
+  options: TriggerOptions | undefined,
+  source: TriggerSource = { type: "api" },
+): Promise<TriggerResult> {
+  await ctx.ready;
+  if (typeof key !== "string" || key.length === 0) {
+    throw new InvalidParamsError(`Expected a workflow key string, received ${describe(key)}.`, [
+      { field: "key", type: "type", message: `expected a workflow key, received ${describe(key)}` },
+    ]);
+  }
+  const workflow = await ctx.store.getWorkflow(key);
+  if (!workflow) throw new WorkflowNotFoundError(key);
+  if (!workflow.active) throw new WorkflowInactiveError(key);
+
+  const issues: ValidationIssue[] = [];
+  const valid = validateParams(params, issues);
+  const compiled = await registry.compiled(key, workflow.version);
+  if (valid && compiled.validateData) issues.push(...compiled.validateData(valid.data));
+  const idempotencyKey = options?.idempotencyKey;
+  if (
+    idempotencyKey !== undefined &&
+    (typeof idempotencyKey !== "string" ||
+      idempotencyKey.length === 0 ||
+      idempotencyKey.length > 255)
+  ) {
+    issues.push({
+      field: "idempotencyKey",
+      type: "format",
+      message: `expected a string of 1 to 255 characters, received ${describe(idempotencyKey)}`,
+    });
+  }
+  if (!valid || issues.length > 0) {
+    throw new InvalidParamsError(`Invalid trigger of workflow "${key}":`, issues);
+  }
+
+  const workflowRunId = uuidV4();
+  const claimKey = idempotencyKey === undefined ? null : `trigger:${idempotencyKey}`;
+  if (claimKey) {
+    const now = ctx.clock.now();
+    const claim = await ctx.store.claimIdempotencyKey(
+      claimKey,
+      hashJson({ key, params }),
+      { workflow_run_id: workflowRunId },
+      new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString(),
+      now.toISOString(),
+    );
+    if (!claim.claimed) {
+      if (claim.fingerprint !== hashJson({ key, params }))
+        throw new IdempotencyConflictError(idempotencyKey as string);
+      return { workflow_run_id: String(claim.result.workflow_run_id) };
+    }
+  }
+
+  try {
+    await identifyAll(ctx, valid);
+    const now = nowIso(ctx);
+    const run: WorkflowRun = {
+      id: workflowRunId,
+      workflow: key,
+      workflow_version: workflow.version,
+      recipients: valid.recipients.map((r) => r.ref),
+      actor: valid.actor?.ref ?? null,
+      tenant: valid.tenant?.id ?? null,
+      data: valid.data,
+      cancellation_key: valid.cancellationKey,
+      trigger_source: { ...source, cancellation_key: valid.cancellationKey },
+      inserted_at: now,
+    };
+    await ctx.store.createWorkflowRun(run);
+    await ctx.queue.add({
+      name: "fanout",
+      id: `fanout:${workflowRunId}`,
+      data: { workflow_run_id: workflowRunId },
+    });
+  } catch (error) {
+    if (claimKey) await ctx.store.releaseIdempotencyKey(claimKey);
+    throw error;
+  }
+  ctx.emitter.emit("workflow.triggered", {
+    workflow: key,
+    workflow_run_id: workflowRunId,
+    recipients: valid.recipients.map((r) => r.ref),
+    actor: valid.actor?.ref ?? null,
+    tenant: valid.tenant?.id ?? null,
+    cancellation_key: valid.cancellationKey,
+  });
+  return { workflow_run_id: workflowRunId };
+}
+
+function validateParams(params: unknown, issues: ValidationIssue[]): ValidTrigger | null {
+  if (!isPlainObject(params)) {
+    issues.push({
+      field: "params",
+      type: "type",
+      message: `expected an object with recipients, received ${describe(params)}`,
+    });
+    return null;
+  }
+  const recipients: NormalizedRecipient[] = [];
+  const list = params.recipients;
+  if (!Array.isArray(list)) {
+    issues.push({
+      field: "recipients",
+      type: "required",
+      message: `expected an array of 1 to ${MAX_RECIPIENTS} recipients, received ${describe(list)}`,
+    });
+  } else if (list.length === 0 || list.length > MAX_RECIPIENTS) {
+    issues.push({
+      field: "recipients",
+      type: "length",
+      message: `expected 1 to ${MAX_RECIPIENTS} recipients, received ${list.length}; split larger audiences into several triggers or subscribe them to an object`,
+    });
+  } else {
+    list.forEach((item, i) => {
+      const normalized = normalizeRecipient(item, `recipients[${i}]`, issues);
+      if (normalized) recipients.push(normalized);
+    });
+  }
+  let actor: NormalizedRecipient | null = null;
+  if (params.actor !== undefined && params.actor !== null)
+    actor = normalizeRecipient(params.actor, "actor", issues);
+
+  let tenant: ValidTrigger["tenant"] = null;
+  const tenantInput = params.tenant;
+  if (typeof tenantInput === "string") {
+    if (checkId(tenantInput, "tenant", issues, "a tenant id"))
+      tenant = { id: tenantInput, patch: null, replacePreferences: null };
+  } else if (isPlainObject(tenantInput)) {
+    if (checkId(tenantInput.id, "tenant.id", issues, "a tenant id")) {
+      tenant = { id: tenantInput.id as string, ...tenantToPatch(tenantInput, "tenant", issues) };
+    }
+  } else if (tenantInput !== undefined && tenantInput !== null) {
+    issues.push({
+      field: "tenant",
+      type: "type",
+      message: `expected a tenant id or a tenant object with an id, received ${describe(tenantInput)}`,
+    });
+  }
+
+  let data: Record<string, unknown> = {};
+  if (params.data !== undefined && params.data !== null) {
+    if (!isPlainObject(params.data)) {
+      issues.push({
+        field: "data",
+        type: "type",
+        message: `expected a JSON object, received ${describe(params.data)}`,
+      });
+    } else {
+      const size = jsonSize(params.data, "data", issues);
+      if (size > MAX_DATA_BYTES) {
+        issues.push({
+          field: "data",
+          type: "size",
+          message: `expected at most 10 MB of data, received ${(size / 1024 / 1024).toFixed(1)} MB; store large content elsewhere and pass its id`,
+        });
+      } else {
+        data = JSON.parse(JSON.stringify(params.data)) as Record<string, unknown>;
+      }
+    }
+  }
+
+  const cancellationKey = params.cancellation_key;
+  if (
+    cancellationKey !== undefined &&
+    cancellationKey !== null &&
+    (typeof cancellationKey !== "string" || cancellationKey.length === 0)
+  ) {
+    issues.push({
+      field: "cancellation_key",
+      type: "type",
+      message: `expected a non-empty string or null, received ${describe(cancellationKey)}`,
+    });
+  }
+  return {
+    recipients,
+    actor,
+    tenant,
+    data,
+    cancellationKey:
+      typeof cancellationKey === "string" && cancellationKey.length > 0 ? cancellationKey : null,
+  };
+}
+
+/** Upserts inline recipients, the actor and the tenant (a stub tenant when it does not exist). */
+async function identifyAll(ctx: EngineContext, trigger: ValidTrigger): Promise<void> {
+  const now = nowIso(ctx);
+  // In order, so that a recipient listed twice ends with the later properties on every store.
+  for (const recipient of [...trigger.recipients, ...(trigger.actor ? [trigger.actor] : [])]) {
+    if (recipient.patch) await ctx.store.upsertRecipient(recipient.key, recipient.patch, now);
+  }
+  if (trigger.tenant) {
+    const key: RecipientKey = { collection: TENANTS_COLLECTION, id: trigger.tenant.id };
+    const { patch, replacePreferences } = trigger.tenant;
+    // A tenant named by id only is created as a stub when it does not exist.
+    if (patch) await ctx.store.upsertRecipient(key, patch, now);
+    else if (!(await ctx.store.getRecipient(key))) await ctx.store.upsertRecipient(key, {}, now);
+    if (replacePreferences)
+      await ctx.store.setPreferenceSet(key, "default", replacePreferences, now);
+  }
+}

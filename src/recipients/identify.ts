@@ -1,0 +1,323 @@
+/**
+ * @internal Validating and normalising recipient requests, and shaping stored recipients for the
+ * API and for run scopes.
+ */
+
+import { describe } from "../_internal/describe.js";
+import { isPlainObject } from "../_internal/merge.js";
+import type { ValidationIssue } from "../errors.js";
+import { validatePreferenceSet } from "../preferences/validate.js";
+import {
+  type RecipientKey,
+  type RecipientPatch,
+  type StoredRecipient,
+  TENANTS_COLLECTION,
+  USERS_COLLECTION,
+} from "../store/types.js";
+import type { RecipientObject, RecipientReference, Tenant, User } from "./types.js";
+
+/** @internal Keys of an identify request that are not plain properties. */
+const RESERVED_KEYS = new Set([
+  "id",
+  "collection",
+  "channel_data",
+  "preferences",
+  "created_at",
+  "__typename",
+]);
+
+/** @internal Custom properties above this serialized size are rejected (as Knock's 256 kB). */
+const MAX_PROPERTIES_BYTES = 256 * 1024;
+
+/** @internal A recipient request, validated and split into what identifies it and what to merge. */
+export interface NormalizedRecipient {
+  key: RecipientKey;
+  ref: RecipientReference;
+  /** What to upsert, or null for a bare reference. */
+  patch: RecipientPatch | null;
+}
+
+/** @internal Checks an id as Knock does: a non-empty string of at most 256 chars without `/` or `#`. */
+export function checkId(
+  id: unknown,
+  field: string,
+  issues: ValidationIssue[],
+  what = "id",
+): id is string {
+  if (typeof id !== "string") {
+    issues.push({
+      field,
+      type: "type",
+      message: `expected ${what} to be a string, received ${describe(id)}`,
+    });
+    return false;
+  }
+  if (id.length === 0 || id.length > 256) {
+    issues.push({
+      field,
+      type: "length",
+      message: `expected ${what} of 1 to 256 characters, received ${id.length} characters`,
+    });
+    return false;
+  }
+  if (id.includes("/") || id.includes("#")) {
+    issues.push({
+      field,
+      type: "format",
+      message: `expected ${what} without "/" or "#", received "${id}"`,
+    });
+    return false;
+  }
+  return true;
+}
+
+/** @internal The store key of a reference. */
+export function refToKey(ref: RecipientReference): RecipientKey {
+  return typeof ref === "string"
+    ? { collection: USERS_COLLECTION, id: ref }
+    : { collection: ref.collection, id: ref.id };
+}
+
+/** @internal The reference of a store key. */
+export function keyToRef(key: RecipientKey): RecipientReference {
+  return key.collection === USERS_COLLECTION ? key.id : { id: key.id, collection: key.collection };
+}
+
+/** @internal True when two keys name the same recipient. */
+export function sameKey(a: RecipientKey, b: RecipientKey): boolean {
+  return a.id === b.id && a.collection === b.collection;
+}
+
+/**
+ * @internal Validates identify properties (everything but `id`/`collection`) and splits them into a
+ * patch. Issues are reported under `field`.
+ */
+export function propertiesToPatch(
+  props: Record<string, unknown>,
+  field: string,
+  issues: ValidationIssue[],
+): RecipientPatch {
+  const patch: RecipientPatch = {};
+  const properties: Record<string, unknown> = {};
+  for (const key of Object.keys(props)) {
+    if (RESERVED_KEYS.has(key)) continue;
+    const value = props[key];
+    if (value !== undefined)
+      Object.defineProperty(properties, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  }
+  if (Object.keys(properties).length > 0) {
+    const size = jsonSize(properties, `${field}`, issues);
+    if (size > MAX_PROPERTIES_BYTES) {
+      issues.push({
+        field,
+        type: "size",
+        message: `expected custom properties of at most 256 kB, received ${Math.round(size / 1024)} kB`,
+      });
+    }
+    patch.properties = properties;
+  }
+  const channelData = props.channel_data;
+  if (channelData !== undefined && channelData !== null) {
+    if (!isPlainObject(channelData)) {
+      issues.push({
+        field: `${field}.channel_data`,
+        type: "type",
+        message: `expected an object of channel key to data, received ${describe(channelData)}`,
+      });
+    } else {
+      const entries: Record<string, Record<string, unknown>> = {};
+      for (const [channel, data] of Object.entries(channelData)) {
+        const wrapped = isPlainObject(data) && isPlainObject(data.data) ? data.data : data;
+        if (!isPlainObject(wrapped)) {
+          issues.push({
+            field: `${field}.channel_data.${channel}`,
+            type: "type",
+            message: `expected an object, received ${describe(data)}`,
+          });
+        } else entries[channel] = wrapped;
+      }
+      patch.channel_data = entries;
+    }
+  }
+  const preferences = props.preferences;
+  if (preferences !== undefined && preferences !== null) {
+    if (!isPlainObject(preferences)) {
+      issues.push({
+        field: `${field}.preferences`,
+        type: "type",
+        message: `expected an object of preference set id to preference set, received ${describe(preferences)}`,
+      });
+    } else {
+      const sets: Record<string, Record<string, unknown>> = {};
+      for (const [setId, set] of Object.entries(preferences)) {
+        const setField = `${field}.preferences.${setId}`;
+        if (checkId(setId, setField, issues, "a preference set id")) {
+          sets[setId] = validatePreferenceSet(set, setField, issues).set as Record<string, unknown>;
+        }
+      }
+      patch.preferences = sets;
+    }
+  }
+  if (props.created_at !== undefined) {
+    if (
+      props.created_at !== null &&
+      (typeof props.created_at !== "string" || Number.isNaN(Date.parse(props.created_at)))
+    ) {
+      issues.push({
+        field: `${field}.created_at`,
+        type: "format",
+        message: `expected an ISO-8601 timestamp or null, received ${describe(props.created_at)}`,
+      });
+    } else patch.created_at = props.created_at;
+  }
+  return patch;
+}
+
+/**
+ * @internal Validates one recipient request (a user id, an object reference, or an inline user or
+ * object) and normalises it. Returns null after pushing issues when it is invalid.
+ */
+export function normalizeRecipient(
+  input: unknown,
+  field: string,
+  issues: ValidationIssue[],
+): NormalizedRecipient | null {
+  if (typeof input === "string") {
+    if (!checkId(input, field, issues, "a user id")) return null;
+    return { key: { collection: USERS_COLLECTION, id: input }, ref: input, patch: null };
+  }
+  if (!isPlainObject(input)) {
+    issues.push({
+      field,
+      type: "type",
+      message: `expected a user id, { id, collection } or an inline recipient object, received ${describe(input)}`,
+    });
+    return null;
+  }
+  const before = issues.length;
+  checkId(input.id, `${field}.id`, issues);
+  const collection = input.collection;
+  if (collection !== undefined) checkId(collection, `${field}.collection`, issues, "a collection");
+  if (issues.length > before) return null;
+  const id = input.id as string;
+  if (typeof collection === "string") {
+    // `{ id, collection }` alone references an object; with properties it identifies it.
+    const extraKeys = Object.keys(input).filter((key) => key !== "id" && key !== "collection");
+    const patch = extraKeys.length > 0 ? propertiesToPatch(input, field, issues) : null;
+    return { key: { collection, id }, ref: { id, collection }, patch };
+  }
+  // A user given as an object is identified inline, even with no other property.
+  return {
+    key: { collection: USERS_COLLECTION, id },
+    ref: id,
+    patch: propertiesToPatch(input, field, issues),
+  };
+}
+
+/** @internal The serialized size of a JSON value, or an issue when it is not JSON. */
+export function jsonSize(value: unknown, field: string, issues: ValidationIssue[]): number {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? 0 : Buffer.byteLength(text, "utf8");
+  } catch (error) {
+    issues.push({
+      field,
+      type: "type",
+      message: `expected JSON data, received a value that cannot be serialized (${(error as Error).message})`,
+    });
+    return 0;
+  }
+}
+
+/** @internal A stored user as the API returns it. */
+export function toUser(stored: StoredRecipient): User {
+  return {
+    __typename: "User",
+    id: stored.id,
+    ...stored.properties,
+    created_at: stored.created_at,
+    updated_at: stored.updated_at,
+  } as User;
+}
+
+/** @internal A stored object as the API returns it. */
+export function toObject(stored: StoredRecipient): RecipientObject {
+  return {
+    __typename: "Object",
+    id: stored.id,
+    collection: stored.collection,
+    properties: { ...stored.properties },
+    created_at: stored.created_at,
+    updated_at: stored.updated_at,
+  };
+}
+
+/**
+ * @internal A tenant's properties as a patch. Its `settings.preference_set` is kept as the tenant's
+ * `default` preference set (merged, or replaced when it says `__persistence_strategy__: "replace"`).
+ */
+export function tenantToPatch(
+  props: Record<string, unknown>,
+  field: string,
+  issues: ValidationIssue[],
+): { patch: RecipientPatch; replacePreferences: Record<string, unknown> | null } {
+  const settings = props.settings;
+  let preferenceSet: Record<string, unknown> | null = null;
+  let replace = false;
+  let rest = props;
+  if (isPlainObject(settings) && settings.preference_set !== undefined) {
+    const { preference_set, ...otherSettings } = settings;
+    rest = { ...props, settings: otherSettings };
+    if (preference_set !== null) {
+      const validated = validatePreferenceSet(
+        preference_set,
+        `${field}.settings.preference_set`,
+        issues,
+      );
+      preferenceSet = validated.set as Record<string, unknown>;
+      replace = validated.strategy === "replace";
+    }
+  }
+  const patch = propertiesToPatch(rest, field, issues);
+  if (preferenceSet && !replace)
+    patch.preferences = { ...patch.preferences, default: preferenceSet };
+  return { patch, replacePreferences: replace ? preferenceSet : null };
+}
+
+/** @internal A stored tenant as the API returns it (its default preference set as `settings.preference_set`). */
+export function toTenant(stored: StoredRecipient): Tenant {
+  const settings = isPlainObject(stored.properties.settings) ? stored.properties.settings : {};
+  const preferenceSet = stored.preferences.default ?? null;
+  const tenant: Record<string, unknown> = {
+    __typename: "Tenant",
+    id: stored.id,
+    ...stored.properties,
+    created_at: stored.created_at,
+    updated_at: stored.updated_at,
+  };
+  if (preferenceSet || stored.properties.settings !== undefined)
+    tenant.settings = { ...settings, preference_set: preferenceSet };
+  return tenant as Tenant;
+}
+
+/**
+ * @internal A recipient as templates and conditions see it: properties at the top level with `id`
+ * (and `collection` for objects).
+ */
+export function toScopeRecipient(stored: StoredRecipient): Record<string, unknown> {
+  if (stored.collection === USERS_COLLECTION) return toUser(stored);
+  if (stored.collection === TENANTS_COLLECTION) return toTenant(stored);
+  return {
+    __typename: "Object",
+    ...stored.properties,
+    id: stored.id,
+    collection: stored.collection,
+    created_at: stored.created_at,
+    updated_at: stored.updated_at,
+  };
+}

@@ -1,0 +1,448 @@
+/**
+ * @internal The step interpreter: the one place steps run, whatever the adapters. A `run` job
+ * reads the recipient run, walks the compiled program from the run's cursor as far as it can go
+ * without waiting, and writes the outcome back in one compare-and-set. Every effect on the way is
+ * idempotent (message ids derive from the run and the step), so a job that runs twice, or a
+ * process that dies half way, never doubles anything.
+ */
+
+import { cloneJson, deepMerge, isPlainObject } from "../_internal/merge.js";
+import { executeChannelStep, messageId } from "../channels/execute.js";
+import { renderTemplate } from "../channels/templates.js";
+import { explainConditions, readPath } from "../conditions/evaluate.js";
+import type { EngineContext } from "../engine/context.js";
+import { runJob } from "../engine/fanout.js";
+import type { PreferenceSource } from "../preferences/evaluate.js";
+import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
+import type { PreferenceSetInput } from "../preferences/types.js";
+import type { JobData } from "../queue/types.js";
+import { refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { addDuration, isDuration } from "../scheduling/duration.js";
+import { type StoredRecipient, TENANTS_COLLECTION } from "../store/types.js";
+import {
+  type CompiledConditions,
+  type CompiledWorkflow,
+  END,
+  type Instruction,
+} from "../workflows/compile.js";
+import type { WorkflowRegistry } from "../workflows/registry.js";
+import type {
+  RunEvent,
+  RunStatus,
+  SkipReason,
+  WorkflowRecipientRun,
+  WorkflowRun,
+} from "../workflows/run-types.js";
+
+/** @internal Everything a step sees while it runs. */
+export interface RunState {
+  ctx: EngineContext;
+  run: WorkflowRecipientRun;
+  workflowRun: WorkflowRun;
+  compiled: CompiledWorkflow;
+  recipient: StoredRecipient | null;
+  recipientScope: Record<string, unknown>;
+  actorScope: Record<string, unknown> | null;
+  tenantScope: Record<string, unknown> | null;
+  /** The run's current data (copied before any change). */
+  data: Record<string, unknown>;
+  dataChanged: boolean;
+  /** Log entries to write with the run. */
+  events: RunEvent[];
+  /** Engine events to emit once the run write succeeded. */
+  deferred: Array<() => void>;
+  now: Date;
+  /** `refs.<step_ref>` entries loaded for message-status conditions. */
+  refs: Record<string, { delivery_status: string; engagement_status: string[] }>;
+  /** The scope, built once and rebuilt only when data or refs change. */
+  scope: Record<string, unknown> | undefined;
+  /** The recipient's merged preferences, resolved once per job, and the sets they came from. */
+  preferences: PreferenceSetInput;
+  preferenceSources: PreferenceSource[];
+}
+
+/** @internal Handles one `run` job. */
+export async function processRun(
+  ctx: EngineContext,
+  registry: WorkflowRegistry,
+  job: JobData,
+): Promise<void> {
+  const runId = String(job.run_id);
+  const jobCursor = Number(job.cursor ?? 0);
+  const run = await ctx.store.getRecipientRun(runId);
+  // Done, cancelled, or already past this job's cursor (a duplicate delivery): nothing to do.
+  if (!run || run.status === "completed" || run.status === "cancelled" || run.cursor !== jobCursor)
+    return;
+  const [workflowRun, current] = await Promise.all([
+    ctx.store.getWorkflowRun(run.workflow_run_id),
+    ctx.store.getWorkflow(run.workflow),
+  ]);
+  if (!workflowRun) return;
+  const compiled = await registry.compiled(run.workflow, run.workflow_version);
+  const keys = [refToKey(run.recipient)];
+  if (run.actor) keys.push(refToKey(run.actor));
+  if (run.tenant) keys.push({ collection: TENANTS_COLLECTION, id: run.tenant });
+  const loaded = await ctx.store.getRecipients(keys);
+  const recipient = loaded[0] ?? null;
+  const actor = run.actor ? (loaded[1] ?? null) : null;
+  const tenant = run.tenant ? (loaded[run.actor ? 2 : 1] ?? null) : null;
+
+  const state: RunState = {
+    ctx,
+    run,
+    workflowRun,
+    compiled,
+    recipient,
+    recipientScope: recipient ? toScopeRecipient(recipient) : { id: refToKey(run.recipient).id },
+    actorScope: run.actor
+      ? actor
+        ? toScopeRecipient(actor)
+        : { id: refToKey(run.actor).id }
+      : null,
+    tenantScope: run.tenant ? (tenant ? toScopeRecipient(tenant) : { id: run.tenant }) : null,
+    data: run.data ?? workflowRun.data,
+    dataChanged: false,
+    events: [],
+    deferred: [],
+    now: ctx.clock.now(),
+    refs: {},
+    scope: undefined,
+    preferences: {},
+    preferenceSources: [],
+  };
+  state.preferenceSources = preferenceSources(
+    ctx.defaultPreferences,
+    recipient,
+    tenant,
+    run.tenant,
+  );
+  state.preferences = resolvePreferences(state.preferenceSources, recipient);
+  state.recipientScope = { ...state.recipientScope, preferences: state.preferences };
+  if (run.subscription) state.recipientScope.subscription = run.subscription;
+
+  let version = run.version;
+  if (run.status === "queued") {
+    const stop = await checkPreconditions(state, current?.active !== false);
+    if (stop) {
+      await finish(state, version, "completed", run.cursor, stop);
+      return;
+    }
+    log(state, "run_started", null, {});
+    const started = await ctx.store.updateRecipientRun(
+      runId,
+      version,
+      { status: "processing", updated_at: state.now.toISOString() },
+      state.events,
+    );
+    if (!started) return;
+    version = started.version;
+    state.events = [];
+    emitStatus(state, "run.processing", "processing");
+  } else {
+    if (!current?.active) {
+      const instruction = compiled.program[run.cursor];
+      if (instruction)
+        skip(state, instruction, "inactive_workflow", `workflow "${run.workflow}" is inactive`);
+      await finish(state, version, "completed", END, "inactive_workflow");
+      return;
+    }
+    log(state, "run_resumed", null, {});
+    emitStatus(state, "run.processing", "processing");
+  }
+
+  let cursor = run.cursor;
+  while (cursor !== END) {
+    const instruction = compiled.program[cursor];
+    if (!instruction) break;
+    const outcome = await executeInstruction(state, instruction);
+    if (outcome.kind === "wait") {
+      await park(state, version, outcome.next, outcome.until);
+      return;
+    }
+    if (outcome.kind === "halt") {
+      cursor = END;
+      await finish(state, version, "completed", END, "halted", outcome.errors);
+      return;
+    }
+    cursor = outcome.next;
+  }
+  await finish(state, version, "completed", END, "completed");
+}
+
+/** @internal What executing one instruction leads to. */
+export type Outcome =
+  | { kind: "next"; next: number }
+  | { kind: "wait"; next: number; until: Date }
+  | { kind: "halt"; errors: number };
+
+async function executeInstruction(state: RunState, instruction: Instruction): Promise<Outcome> {
+  if (instruction.type === "branch") return executeBranch(state, instruction);
+  if (instruction.conditions && !(await conditionsHold(state, instruction.conditions))) {
+    const explained = explainConditions(instruction.conditions.group, scopeOf(state), state.now);
+    skip(state, instruction, "conditions", explained.text, { failed: explained.failed });
+    return { kind: "next", next: instruction.next };
+  }
+  switch (instruction.type) {
+    case "channel":
+      return executeChannelStep(state, instruction);
+    case "delay":
+      return executeDelay(state, instruction);
+    case "update_data": {
+      const rendered = renderTemplate(state.ctx.liquid, instruction.data, scopeOf(state));
+      const patch = typeof rendered === "string" ? parseJsonObject(rendered) : rendered;
+      if (!isPlainObject(patch)) {
+        skip(
+          state,
+          instruction,
+          "invalid_settings",
+          "update_data settings.data did not render to a JSON object",
+        );
+        return { kind: "next", next: instruction.next };
+      }
+      state.data = deepMerge(state.data, patch);
+      state.dataChanged = true;
+      state.scope = undefined;
+      log(state, "step_executed", instruction, { merged_keys: Object.keys(patch) });
+      return { kind: "next", next: instruction.next };
+    }
+  }
+}
+
+function executeBranch(
+  state: RunState,
+  instruction: Extract<Instruction, { type: "branch" }>,
+): Outcome {
+  const scope = scopeOf(state);
+  for (const arm of instruction.arms) {
+    if (arm.conditions === null || arm.conditions.test(scope, state.now)) {
+      log(state, "branch_taken", instruction, { branch: arm.name, terminates: arm.terminates });
+      return { kind: "next", next: arm.target };
+    }
+  }
+  // Validation makes the last arm a default; without one the branch falls through.
+  log(state, "branch_taken", instruction, { branch: null });
+  return { kind: "next", next: instruction.next };
+}
+
+function executeDelay(
+  state: RunState,
+  instruction: Extract<Instruction, { type: "delay" }>,
+): Outcome {
+  let until: Date | null = null;
+  if (instruction.delayUntilFieldPath) {
+    const value = readPath(scopeOf(state), instruction.delayUntilFieldPath);
+    if (typeof value === "string" && !Number.isNaN(Date.parse(value))) until = new Date(value);
+    else if (isDuration(value)) until = addDuration(state.now, value);
+    if (!until) {
+      skip(
+        state,
+        instruction,
+        "invalid_settings",
+        `delay_until_field_path "${instruction.delayUntilFieldPath}" is ${JSON.stringify(value) ?? "missing"}: expected an ISO-8601 timestamp or a Duration`,
+      );
+      return { kind: "next", next: instruction.next };
+    }
+    if (instruction.delayFor) until = addDuration(until, instruction.delayFor);
+  } else if (instruction.delayFor) {
+    until = addDuration(state.now, instruction.delayFor);
+  }
+  if (!until || until.getTime() <= state.now.getTime()) {
+    log(state, "step_executed", instruction, { delayed_until: null });
+    return { kind: "next", next: instruction.next };
+  }
+  log(state, "delay_started", instruction, { delayed_until: until.toISOString() });
+  return { kind: "wait", next: instruction.next, until };
+}
+
+/** Trigger conditions, a missing recipient, trigger frequency: reasons a run ends before its first step. */
+async function checkPreconditions(state: RunState, active: boolean): Promise<string | null> {
+  const { run, compiled, ctx } = state;
+  if (!active) {
+    const first = compiled.program[0];
+    if (first) skip(state, first, "inactive_workflow", `workflow "${run.workflow}" is inactive`);
+    return "inactive_workflow";
+  }
+  if (!state.recipient) {
+    log(state, "recipient_not_found", null, { recipient: run.recipient }, "error");
+    return "recipient_not_found";
+  }
+  if (compiled.conditions && !(await conditionsHold(state, compiled.conditions))) {
+    const explained = explainConditions(compiled.conditions.group, scopeOf(state), state.now);
+    log(state, "trigger_conditions_failed", null, {
+      reason: explained.text,
+      failed: explained.failed,
+    });
+    return "trigger_conditions";
+  }
+  const frequency = compiled.workflow.trigger_frequency;
+  if (frequency === "once_per_recipient" || frequency === "once_per_recipient_per_tenant") {
+    const key = refToKey(run.recipient);
+    const scopeKey =
+      frequency === "once_per_recipient"
+        ? `once:${run.workflow}:${key.collection}:${key.id}`
+        : `once:${run.workflow}:${key.collection}:${key.id}:tenant:${run.tenant ?? ""}`;
+    if (!(await ctx.store.claimOnce(scopeKey, state.now.toISOString()))) {
+      log(state, "trigger_frequency_limited", null, { trigger_frequency: frequency });
+      return "trigger_frequency";
+    }
+  }
+  return null;
+}
+
+async function conditionsHold(state: RunState, conditions: CompiledConditions): Promise<boolean> {
+  if (conditions.refs.length > 0) await loadRefs(state, conditions.refs);
+  return conditions.test(scopeOf(state), state.now);
+}
+
+/** Reads the messages of the steps that `refs.*` conditions name (the highest status counts). */
+async function loadRefs(state: RunState, refs: readonly string[]): Promise<void> {
+  const messages = await Promise.all(
+    refs.map((ref) => state.ctx.store.getMessage(messageId(state.run.id, ref))),
+  );
+  refs.forEach((ref, i) => {
+    const message = messages[i];
+    state.refs[ref] = message
+      ? { delivery_status: message.status, engagement_status: [...message.engagement_statuses] }
+      : { delivery_status: "", engagement_status: [] };
+  });
+  state.scope = undefined;
+}
+
+/**
+ * @internal The scope conditions and templates read: the data's keys at the top level (as Knock's
+ * templates use them), then the namespaces.
+ */
+export function scopeOf(state: RunState): Record<string, unknown> {
+  if (state.scope) return state.scope;
+  const { compiled } = state;
+  state.scope = {
+    ...state.data,
+    data: state.data,
+    recipient: state.recipientScope,
+    actor: state.actorScope,
+    tenant: state.tenantScope,
+    vars: state.ctx.vars,
+    workflow: {
+      id: compiled.workflow.key,
+      key: compiled.workflow.key,
+      name: compiled.workflow.name ?? compiled.workflow.key,
+      categories: compiled.workflow.categories ?? [],
+      cancellation_key: state.workflowRun.cancellation_key,
+    },
+    run: { id: state.run.id, workflow_run_id: state.run.workflow_run_id },
+    refs: state.refs,
+  };
+  return state.scope;
+}
+
+/** @internal Appends an entry to the run's log. */
+export function log(
+  state: RunState,
+  event: string,
+  instruction: Instruction | null,
+  data: Record<string, unknown>,
+  status: "ok" | "error" = "ok",
+  extra: { reason?: SkipReason | string; attempt?: number } = {},
+): void {
+  const entry: RunEvent = {
+    event,
+    status,
+    step_ref: instruction?.ref ?? null,
+    step_type: instruction?.type ?? null,
+    attempt: extra.attempt ?? 1,
+    data,
+    inserted_at: state.now.toISOString(),
+  };
+  if (extra.reason !== undefined) entry.reason = extra.reason;
+  state.events.push(entry);
+}
+
+/** @internal Records a skipped step in the log and (after the write) as a `step.skipped` event. */
+export function skip(
+  state: RunState,
+  instruction: Instruction,
+  reason: SkipReason,
+  detail: string,
+  data: Record<string, unknown> = {},
+): void {
+  log(state, "step_skipped", instruction, { ...data, detail }, "ok", { reason });
+  const { run } = state;
+  state.deferred.push(() =>
+    state.ctx.emitter.emit("step.skipped", {
+      workflow: run.workflow,
+      workflow_run_id: run.workflow_run_id,
+      workflow_recipient_run_id: run.id,
+      recipient: run.recipient,
+      tenant: run.tenant,
+      step_ref: instruction.ref,
+      step_type: instruction.type,
+      reason,
+      detail,
+    }),
+  );
+}
+
+function emitStatus(
+  state: RunState,
+  event: "run.processing" | "run.paused" | "run.completed",
+  status: RunStatus,
+  reason?: string,
+): void {
+  const { run } = state;
+  const payload = {
+    workflow: run.workflow,
+    workflow_run_id: run.workflow_run_id,
+    workflow_recipient_run_id: run.id,
+    recipient: run.recipient,
+    tenant: run.tenant,
+    status,
+    ...(reason === undefined ? {} : { reason }),
+  };
+  state.ctx.emitter.emit(event, payload);
+}
+
+async function park(state: RunState, version: number, next: number, until: Date): Promise<void> {
+  const { ctx, run } = state;
+  const patch: Partial<WorkflowRecipientRun> = {
+    status: "paused",
+    cursor: next,
+    updated_at: state.now.toISOString(),
+  };
+  if (state.dataChanged) patch.data = cloneJson(state.data);
+  const written = await ctx.store.updateRecipientRun(run.id, version, patch, state.events);
+  if (!written) return;
+  await ctx.queue.add(runJob(run.id, next, until));
+  for (const emit of state.deferred) emit();
+  emitStatus(state, "run.paused", "paused");
+}
+
+async function finish(
+  state: RunState,
+  version: number,
+  status: "completed",
+  cursor: number,
+  reason: string,
+  errors = 0,
+): Promise<void> {
+  const { ctx, run } = state;
+  log(state, "run_completed", null, { reason }, errors > 0 ? "error" : "ok");
+  const patch: Partial<WorkflowRecipientRun> = {
+    status,
+    cursor,
+    updated_at: state.now.toISOString(),
+  };
+  if (errors > 0) patch.error_count = run.error_count + errors;
+  if (state.dataChanged) patch.data = cloneJson(state.data);
+  const written = await ctx.store.updateRecipientRun(run.id, version, patch, state.events);
+  if (!written) return;
+  for (const emit of state.deferred) emit();
+  emitStatus(state, "run.completed", status, reason);
+}
+
+function parseJsonObject(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

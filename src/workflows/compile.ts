@@ -1,0 +1,222 @@
+/**
+ * @internal Compiling a validated workflow once into a ready-to-run program: the step tree
+ * flattened into instructions with `next` indexes (a run's cursor is an index), conditions turned
+ * into functions, Liquid templates parsed, the trigger data schema compiled.
+ */
+import type { Liquid } from "liquidjs";
+import { type CompiledTemplate, compileTemplate } from "../channels/templates.js";
+import type { ConditionScope } from "../conditions/evaluate.js";
+import { compileConditions } from "../conditions/evaluate.js";
+import type { ConditionGroup } from "../conditions/types.js";
+import { InvalidParamsError, type ValidationIssue } from "../errors.js";
+import type { Duration, Step, Workflow } from "./types.js";
+import { compileDataSchema } from "./validate.js";
+
+/** @internal The cursor value of a finished run. */
+export const END = -1;
+
+/** @internal A compiled condition group (null: always true). */
+export interface CompiledConditions {
+  group: ConditionGroup;
+  test: (scope: ConditionScope, now: Date) => boolean;
+  /** Step refs that `refs.<ref>.*` variables or arguments name: their messages are loaded first. */
+  refs: string[];
+}
+
+interface InstructionBase {
+  index: number;
+  ref: string;
+  /** The instruction after this one (END when the run ends). */
+  next: number;
+  conditions: CompiledConditions | null;
+}
+
+/** @internal A channel step. */
+export interface ChannelInstruction extends InstructionBase {
+  type: "channel";
+  channelKey: string;
+  channelType: string | undefined;
+  template: CompiledTemplate;
+}
+
+/** @internal A delay step. */
+export interface DelayInstruction extends InstructionBase {
+  type: "delay";
+  delayFor: Duration | undefined;
+  delayUntilFieldPath: string | undefined;
+}
+
+/** @internal An update_data step. */
+export interface UpdateDataInstruction extends InstructionBase {
+  type: "update_data";
+  data: CompiledTemplate;
+}
+
+/** @internal A branch step: the first arm whose conditions hold runs; the last arm is the default. */
+export interface BranchInstruction extends InstructionBase {
+  type: "branch";
+  arms: Array<{
+    name: string;
+    conditions: CompiledConditions | null;
+    target: number;
+    terminates: boolean;
+  }>;
+}
+
+/** @internal One instruction of a compiled workflow. */
+export type Instruction =
+  | ChannelInstruction
+  | DelayInstruction
+  | UpdateDataInstruction
+  | BranchInstruction;
+
+/** @internal A workflow version ready to run. */
+export interface CompiledWorkflow {
+  workflow: Workflow;
+  program: Instruction[];
+  /** Instructions by step ref. */
+  byRef: Map<string, Instruction>;
+  conditions: CompiledConditions | null;
+  validateData: ((data: unknown) => ValidationIssue[]) | null;
+}
+
+/** Step types whose execution lands with the time and flow control work; rejected until then. */
+const NOT_YET_SUPPORTED = new Set(["batch", "throttle", "http_fetch", "trigger_workflow"]);
+
+function compileGroup(group: ConditionGroup | null | undefined): CompiledConditions | null {
+  if (!group) return null;
+  const refs = new Set<string>();
+  for (const match of JSON.stringify(group).matchAll(/refs\.([A-Za-z0-9_-]+)\./g))
+    if (match[1]) refs.add(match[1]);
+  return { group, test: compileConditions(group), refs: [...refs] };
+}
+
+/**
+ * @internal Compiles a stored (already validated) workflow. Throws InvalidParamsError for what
+ * validation cannot see: templates that do not parse, step types this version cannot run.
+ */
+export function compileWorkflow(workflow: Workflow, liquid: Liquid): CompiledWorkflow {
+  const issues: ValidationIssue[] = [];
+  const program: Instruction[] = [];
+  const byRef = new Map<string, Instruction>();
+
+  const emitList = (steps: Step[], continuation: number, path: string): number => {
+    if (steps.length === 0) return continuation;
+    const start = program.length;
+    // Reserve the list's slots first, so arms of branches land after it and `next` is known.
+    const pending: Array<() => void> = [];
+    steps.forEach((step, i) => {
+      const index = start + i;
+      const next = i < steps.length - 1 ? index + 1 : continuation;
+      const field = `${path}[${i}]`;
+      const instruction = compileStep(step, index, next, field, liquid, issues);
+      program.push(instruction);
+      byRef.set(step.ref, instruction);
+      if (step.type === "branch" && instruction.type === "branch") {
+        pending.push(() => {
+          step.branches.forEach((branch, b) => {
+            const arm = instruction.arms[b];
+            if (!arm) return;
+            arm.target = emitList(
+              branch.steps,
+              branch.terminates ? END : next,
+              `${field}.branches[${b}].steps`,
+            );
+          });
+        });
+      }
+    });
+    for (const emitArms of pending) emitArms();
+    return start;
+  };
+  emitList(workflow.steps, END, "steps");
+
+  let validateData: CompiledWorkflow["validateData"] = null;
+  if (workflow.trigger_data_json_schema)
+    validateData = compileDataSchema(workflow.trigger_data_json_schema);
+
+  if (issues.length > 0)
+    throw new InvalidParamsError(`Invalid workflow "${workflow.key}":`, issues);
+  return { workflow, program, byRef, conditions: compileGroup(workflow.conditions), validateData };
+}
+
+function compileStep(
+  step: Step,
+  index: number,
+  next: number,
+  field: string,
+  liquid: Liquid,
+  issues: ValidationIssue[],
+): Instruction {
+  if (NOT_YET_SUPPORTED.has(step.type)) {
+    issues.push({
+      field: `${field}.type`,
+      type: "unsupported",
+      message: `expected a step type this version of crier runs (channel, delay, branch, update_data), received "${step.type}"; remove the step or wait for the release that adds it`,
+    });
+  }
+  switch (step.type) {
+    case "channel":
+      if (step.send_windows && step.send_windows.length > 0) {
+        issues.push({
+          field: `${field}.send_windows`,
+          type: "unsupported",
+          message:
+            "expected no send_windows: this version of crier does not run send windows yet; remove them",
+        });
+      }
+      return {
+        type: "channel",
+        index,
+        ref: step.ref,
+        next,
+        conditions: compileGroup(step.conditions),
+        channelKey: step.channel_key,
+        channelType: step.channel_type,
+        template: compileTemplate(liquid, step.template, `${field}.template`, issues),
+      };
+    case "delay":
+      return {
+        type: "delay",
+        index,
+        ref: step.ref,
+        next,
+        conditions: compileGroup(step.conditions),
+        delayFor: step.settings.delay_for,
+        delayUntilFieldPath: step.settings.delay_until_field_path,
+      };
+    case "update_data":
+      return {
+        type: "update_data",
+        index,
+        ref: step.ref,
+        next,
+        conditions: compileGroup(step.conditions),
+        data: compileTemplate(liquid, step.settings.data, `${field}.settings.data`, issues),
+      };
+    case "branch":
+      return {
+        type: "branch",
+        index,
+        ref: step.ref,
+        next,
+        conditions: null,
+        arms: step.branches.map((branch) => ({
+          name: branch.name,
+          conditions: compileGroup(branch.conditions),
+          target: END,
+          terminates: branch.terminates === true,
+        })),
+      };
+    default:
+      // Rejected above; a placeholder keeps the indexes right while issues are collected.
+      return {
+        type: "update_data",
+        index,
+        ref: step.ref,
+        next,
+        conditions: null,
+        data: { kind: "static", value: {} },
+      };
+  }
+}

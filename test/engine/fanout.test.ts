@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { memoryStore, type Store } from "../../src/index.js";
+import { createTestEngine } from "../../src/testing/index.js";
+import { emailWorkflow } from "./helpers.js";
+
+const subjectWorkflow = emailWorkflow({
+  steps: [
+    {
+      ref: "email_1",
+      type: "channel",
+      channel_key: "email",
+      template: {
+        subject:
+          "{{ recipient.id }} via {{ recipient.subscription.object.id }} as {{ recipient.subscription.role }}",
+      },
+    },
+  ],
+});
+
+describe("object recipients and subscriptions", () => {
+  it("runs for the object and each subscriber, with recipient.subscription in scope", async () => {
+    const t = createTestEngine({ workflows: [subjectWorkflow] });
+    await t.objects.set("projects", "apollo", { email: "apollo@example.com" });
+    await t.objects.addSubscriptions("projects", "apollo", {
+      recipients: [
+        { id: "u1", email: "u1@example.com" },
+        { id: "u2", email: "u2@example.com" },
+      ],
+      properties: { role: "watcher" },
+    });
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "apollo", collection: "projects" }],
+    });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject).sort()).toEqual([
+      "apollo via  as ",
+      "u1 via apollo as watcher",
+      "u2 via apollo as watcher",
+    ]);
+  });
+
+  it("goes two levels deep, deduplicates with explicit recipients first, and never notifies the actor as a subscriber", async () => {
+    const t = createTestEngine({ workflows: [subjectWorkflow] });
+    const user = (id: string) => ({ id, email: `${id}@example.com` });
+    await t.objects.set("orgs", "acme", { email: "acme@example.com" });
+    await t.objects.set("teams", "core", { email: "core@example.com" });
+    await t.objects.set("teams", "deep", { email: "deep@example.com" });
+    await t.objects.addSubscriptions("orgs", "acme", {
+      recipients: [user("u1"), user("actor"), { id: "core", collection: "teams" }],
+      properties: { role: "member" },
+    });
+    await t.objects.addSubscriptions("teams", "core", {
+      recipients: [user("u2"), user("u1"), { id: "deep", collection: "teams" }],
+      properties: { role: "dev" },
+    });
+    // Level three: not reached.
+    await t.objects.addSubscriptions("teams", "deep", {
+      recipients: [user("u3")],
+      properties: { role: "too-deep" },
+    });
+
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "acme", collection: "orgs" }, user("u2")],
+      actor: "actor",
+    });
+    await t.idle();
+    const subjects = t.outbox.map((m) => m.content.subject).sort();
+    expect(subjects).toEqual([
+      "acme via  as ",
+      "core via acme as member",
+      "deep via core as dev",
+      "u1 via acme as member",
+      // u2 was explicit: one run, without subscription context.
+      "u2 via  as ",
+    ]);
+  });
+
+  it("pages through a large object's subscribers and never loads them all at once", async () => {
+    const inner = memoryStore();
+    let largestPage = 0;
+    const store: Store = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property === "listSubscribers") {
+          return async (
+            object: Parameters<Store["listSubscribers"]>[0],
+            page: Parameters<Store["listSubscribers"]>[1],
+          ) => {
+            largestPage = Math.max(largestPage, page.limit);
+            return target.listSubscribers(object, page);
+          };
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const t = createTestEngine({ store, workflows: [subjectWorkflow] });
+    const total = 2_600;
+    for (let i = 0; i < total; i += 100) {
+      await t.objects.addSubscriptions("lists", "all", {
+        recipients: Array.from({ length: 100 }, (_, j) => ({
+          id: `u${i + j}`,
+          email: `u${i + j}@example.com`,
+        })),
+      });
+    }
+    await t.workflows.trigger("welcome", { recipients: [{ id: "all", collection: "lists" }] });
+    await t.idle();
+    // Every subscriber once (the object itself has no email and is skipped).
+    expect(new Set(t.outbox.map((m) => m.recipient_ref)).size).toBe(total);
+    expect(t.outbox).toHaveLength(total);
+    expect(largestPage).toBeGreaterThan(0);
+    expect(largestPage).toBeLessThanOrEqual(500);
+  });
+
+  it("lists, replaces and deletes subscriptions", async () => {
+    const t = createTestEngine();
+    await t.objects.addSubscriptions("projects", "p1", {
+      recipients: ["u1", "u2"],
+      properties: { level: 1 },
+    });
+    await t.objects.addSubscriptions("projects", "p1", {
+      recipients: ["u1"],
+      properties: { level: 2 },
+    });
+    const { entries } = await t.objects.listSubscriptions("projects", "p1");
+    expect(entries.map((s) => [s.recipient, s.properties])).toEqual([
+      ["u1", { level: 2 }],
+      ["u2", { level: 1 }],
+    ]);
+    expect((await t.users.listSubscriptions("u1")).entries.map((s) => s.object)).toEqual([
+      { id: "p1", collection: "projects" },
+    ]);
+    const removed = await t.objects.deleteSubscriptions("projects", "p1", {
+      recipients: ["u1", "nobody"],
+    });
+    expect(removed.map((s) => s.recipient)).toEqual(["u1"]);
+    const page = await t.objects.listSubscriptions("projects", "p1", { page_size: 1 });
+    expect(page.entries.map((s) => s.recipient)).toEqual(["u2"]);
+    expect(page.page_info.after).toBeNull();
+    await expect(
+      t.objects.addSubscriptions("projects", "p1", { recipients: [] }),
+    ).rejects.toMatchObject({ code: "invalid_params" });
+  });
+});

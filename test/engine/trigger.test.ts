@@ -1,0 +1,352 @@
+import { describe, expect, it } from "vitest";
+import { recipientRunId } from "../../src/engine/fanout.js";
+import {
+  createEngine,
+  IdempotencyConflictError,
+  InvalidParamsError,
+  WorkflowInactiveError,
+  WorkflowNotFoundError,
+} from "../../src/index.js";
+import { createTestEngine } from "../../src/testing/index.js";
+import { emailWorkflow } from "./helpers.js";
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe("workflows.trigger", () => {
+  it("delivers a rendered message to an inline user, identified before the run", async () => {
+    const t = createTestEngine({ workflows: [emailWorkflow()] });
+    const { workflow_run_id } = await t.workflows.trigger("welcome", {
+      recipients: [{ id: "u1", name: "Ada", email: "ada@example.com" }],
+      data: { message: "Welcome aboard" },
+    });
+    await t.idle();
+    expect(workflow_run_id).toMatch(UUID_V4);
+    expect(t.outbox).toHaveLength(1);
+    const [sent] = t.outbox;
+    expect(sent?.content).toEqual({ subject: "Hello Ada", html_body: "<p>Welcome aboard</p>" });
+    expect(sent?.recipient_ref).toBe("u1");
+    expect(sent?.workflow_run_id).toBe(workflow_run_id);
+    expect((await t.users.get("u1")).email).toBe("ada@example.com");
+    const { items } = await t.messages.list();
+    expect(items.map((m) => [m.recipient, m.status, m.channel_id])).toEqual([
+      ["u1", "sent", "email"],
+    ]);
+  });
+
+  it("accepts the three recipient forms", async () => {
+    const t = createTestEngine({ workflows: [emailWorkflow()] });
+    await t.users.update("u1", { name: "One", email: "one@example.com" });
+    await t.objects.set("projects", "p1", { name: "Apollo", email: "apollo@example.com" });
+    await t.workflows.trigger("welcome", {
+      recipients: [
+        "u1",
+        { id: "projects-ref", collection: "projects" },
+        { id: "p1", collection: "projects" },
+        { id: "u2", name: "Two", email: "two@example.com" },
+      ],
+    });
+    await t.idle();
+    const subjects = t.outbox.map((m) => m.content.subject).sort();
+    // projects-ref was never set: a reference to a missing recipient notifies nobody.
+    expect(subjects).toEqual(["Hello Apollo", "Hello One", "Hello Two"]);
+  });
+
+  it("deep-merges inline properties, clears with null, and is safe against prototype keys", async () => {
+    const t = createTestEngine({ workflows: [emailWorkflow()] });
+    await t.users.update("u1", {
+      email: "a@example.com",
+      name: "A",
+      settings: { theme: "dark", lang: "en" },
+    });
+    const payload = JSON.parse(
+      '{"id":"u1","name":null,"settings":{"lang":"fr"},"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}',
+    );
+    await t.workflows.trigger("welcome", { recipients: [payload] });
+    await t.idle();
+    const user = await t.users.get("u1");
+    expect(user.name).toBeNull();
+    expect(user.settings).toEqual({ theme: "dark", lang: "fr" });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(user)).toBe(Object.prototype);
+    expect(Object.hasOwn(user, "__proto__")).toBe(true);
+  });
+
+  it("derives each recipient run id from the workflow run id and the recipient", async () => {
+    const t = createTestEngine({ workflows: [emailWorkflow()] });
+    const { workflow_run_id } = await t.workflows.trigger("welcome", {
+      recipients: [{ id: "u1", email: "a@example.com" }],
+    });
+    await t.idle();
+    const { entries } = await t.workflowRecipientRuns.list({ workflow_run_id });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.id).toBe(
+      recipientRunId(workflow_run_id, { collection: "$users", id: "u1" }),
+    );
+    const second = await t.workflows.trigger("welcome", { recipients: ["u1"] });
+    expect(recipientRunId(second.workflow_run_id, { collection: "$users", id: "u1" })).not.toBe(
+      entries[0]?.id,
+    );
+  });
+
+  describe("rejects bad input with the fixed errors, persisting nothing", () => {
+    const cases: Array<[string, unknown, string]> = [
+      ["no recipients", { recipients: [] }, "recipients"],
+      [
+        "1,001 recipients",
+        { recipients: Array.from({ length: 1001 }, (_, i) => `u${i}`) },
+        "recipients",
+      ],
+      ["recipients not an array", { recipients: "u1" }, "recipients"],
+      ["an id with a slash", { recipients: ["a/b"] }, "recipients[0]"],
+      [
+        "an id with a hash",
+        { recipients: [{ id: "a#b", email: "x@example.com" }] },
+        "recipients[0].id",
+      ],
+      ["an empty id", { recipients: [""] }, "recipients[0]"],
+      ["an id over 256 characters", { recipients: ["x".repeat(257)] }, "recipients[0]"],
+      ["data that is not an object", { recipients: ["u1"], data: [1, 2] }, "data"],
+      ["a bad actor", { recipients: ["u1"], actor: 42 }, "actor"],
+      ["a bad tenant", { recipients: ["u1"], tenant: { name: "no id" } }, "tenant.id"],
+      ["a bad cancellation key", { recipients: ["u1"], cancellation_key: 7 }, "cancellation_key"],
+    ];
+    it.each(cases)("%s", async (_name, params, field) => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      const error = await t.workflows.trigger("welcome", params as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidParamsError);
+      expect((error as InvalidParamsError).code).toBe("invalid_params");
+      expect((error as InvalidParamsError).errors.map((e) => e.field)).toContain(field);
+      await t.idle();
+      expect((await t.workflowRecipientRuns.list()).entries).toHaveLength(0);
+    });
+
+    it("an inline recipient list with one bad entry identifies none of them", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      await expect(
+        t.workflows.trigger("welcome", {
+          recipients: [{ id: "ok", email: "ok@example.com" }, { id: "bad/id" }],
+        }),
+      ).rejects.toBeInstanceOf(InvalidParamsError);
+      await expect(t.users.get("ok")).rejects.toMatchObject({ code: "not_found" });
+    });
+
+    it("data over 10 MB", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      const big = { blob: "x".repeat(10 * 1024 * 1024 + 1) };
+      await expect(
+        t.workflows.trigger("welcome", { recipients: ["u1"], data: big }),
+      ).rejects.toMatchObject({
+        code: "invalid_params",
+        errors: [expect.objectContaining({ field: "data", type: "size" })],
+      });
+    });
+
+    it("an unknown workflow", async () => {
+      const t = createTestEngine();
+      const error = await t.workflows
+        .trigger("nope", { recipients: ["u1"] })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowNotFoundError);
+      expect((error as WorkflowNotFoundError).code).toBe("workflow_missing");
+      expect((error as Error).message).toContain("workflows.upsert");
+    });
+
+    it("an inactive workflow", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow({ active: false })] });
+      const error = await t.workflows
+        .trigger("welcome", { recipients: [{ id: "u1", email: "a@example.com" }] })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowInactiveError);
+      expect((error as WorkflowInactiveError).code).toBe("workflow_inactive");
+      await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
+    });
+
+    it("data that fails the workflow's trigger_data_json_schema, naming the field", async () => {
+      const t = createTestEngine({
+        workflows: [
+          emailWorkflow({
+            trigger_data_json_schema: {
+              type: "object",
+              required: ["order"],
+              properties: {
+                order: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+              },
+            },
+          }),
+        ],
+      });
+      await expect(
+        t.workflows.trigger("welcome", { recipients: ["u1"], data: {} }),
+      ).rejects.toMatchObject({
+        errors: [expect.objectContaining({ field: "data.order" })],
+      });
+      await expect(
+        t.workflows.trigger("welcome", { recipients: ["u1"], data: { order: { id: 5 } } }),
+      ).rejects.toMatchObject({
+        errors: [expect.objectContaining({ field: "data.order.id" })],
+      });
+      await t.workflows.trigger("welcome", {
+        recipients: [{ id: "u1", email: "a@example.com" }],
+        data: { order: { id: "o1" } },
+      });
+      await t.idle();
+      expect(t.outbox).toHaveLength(1);
+    });
+  });
+
+  describe("idempotencyKey", () => {
+    it("replays the first result for the same params within 24 hours", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      const params = { recipients: [{ id: "u1", email: "a@example.com" }] };
+      const first = await t.workflows.trigger("welcome", params, { idempotencyKey: "k1" });
+      const again = await t.workflows.trigger("welcome", params, { idempotencyKey: "k1" });
+      await t.idle();
+      expect(again.workflow_run_id).toBe(first.workflow_run_id);
+      expect(t.outbox).toHaveLength(1);
+      await t.clock.advance("25h");
+      const later = await t.workflows.trigger("welcome", params, { idempotencyKey: "k1" });
+      await t.idle();
+      expect(later.workflow_run_id).not.toBe(first.workflow_run_id);
+      expect(t.outbox).toHaveLength(2);
+    });
+
+    it("rejects the same key with other params", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      await t.workflows.trigger("welcome", { recipients: ["u1"] }, { idempotencyKey: "k1" });
+      const error = await t.workflows
+        .trigger("welcome", { recipients: ["u2"] }, { idempotencyKey: "k1" })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IdempotencyConflictError);
+      expect((error as IdempotencyConflictError).code).toBe("idempotency_conflict");
+    });
+  });
+
+  describe("trigger_frequency", () => {
+    it("once_per_recipient runs a workflow once for each recipient", async () => {
+      const t = createTestEngine({
+        workflows: [emailWorkflow({ trigger_frequency: "once_per_recipient" })],
+      });
+      const recipients = [{ id: "u1", email: "a@example.com" }];
+      await t.workflows.trigger("welcome", { recipients });
+      await t.workflows.trigger("welcome", { recipients, tenant: "acme" });
+      await t.workflows.trigger("welcome", {
+        recipients: [...recipients, { id: "u2", email: "b@example.com" }],
+      });
+      await t.idle();
+      expect(t.outbox.map((m) => m.recipient_ref).sort()).toEqual(["u1", "u2"]);
+      const limited = (await t.workflowRecipientRuns.list({ recipient: "u1" })).entries;
+      expect(limited).toHaveLength(3);
+    });
+
+    it("once_per_recipient_per_tenant runs once per recipient and tenant", async () => {
+      const t = createTestEngine({
+        workflows: [emailWorkflow({ trigger_frequency: "once_per_recipient_per_tenant" })],
+      });
+      const recipients = [{ id: "u1", email: "a@example.com" }];
+      await t.workflows.trigger("welcome", { recipients, tenant: "acme" });
+      await t.workflows.trigger("welcome", { recipients, tenant: "acme" });
+      await t.workflows.trigger("welcome", { recipients, tenant: "globex" });
+      await t.workflows.trigger("welcome", { recipients });
+      await t.idle();
+      expect(t.outbox.map((m) => m.tenant?.id ?? null)).toEqual(["acme", "globex", null]);
+    });
+  });
+
+  it("identifies the actor and an inline tenant, and creates a stub tenant for an unknown id", async () => {
+    const t = createTestEngine({
+      workflows: [
+        emailWorkflow({
+          steps: [
+            {
+              ref: "email_1",
+              type: "channel",
+              channel_key: "email",
+              template: { subject: "{{ actor.name }} @ {{ tenant.name }}" },
+            },
+          ],
+        }),
+      ],
+    });
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "u1", email: "a@example.com" }],
+      actor: { id: "boss", name: "The Boss" },
+      tenant: { id: "acme", name: "Acme Inc" },
+    });
+    await t.workflows.trigger("welcome", { recipients: ["u1"], tenant: "globex" });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["The Boss @ Acme Inc", " @ "]);
+    expect((await t.users.get("boss")).name).toBe("The Boss");
+    expect((await t.tenants.get("globex")).id).toBe("globex");
+    const { items } = await t.messages.list({ tenant: "acme" });
+    expect(items).toHaveLength(1);
+  });
+
+  it("emits workflow.triggered, run and message events with the run's ids", async () => {
+    const t = createTestEngine({ workflows: [emailWorkflow()] });
+    const seen: string[] = [];
+    const runIds = new Set<string>();
+    for (const event of [
+      "workflow.triggered",
+      "run.queued",
+      "run.processing",
+      "run.completed",
+      "message.created",
+      "message.sent",
+    ] as const) {
+      t.on(event, (payload: { workflow_run_id: string; workflow_recipient_run_id?: string }) => {
+        seen.push(event);
+        runIds.add(payload.workflow_run_id);
+      });
+    }
+    const { workflow_run_id } = await t.workflows.trigger("welcome", {
+      recipients: [{ id: "u1", email: "a@example.com" }],
+    });
+    await t.idle();
+    expect(seen).toEqual([
+      "workflow.triggered",
+      "run.queued",
+      "run.processing",
+      "message.created",
+      "message.sent",
+      "run.completed",
+    ]);
+    expect([...runIds]).toEqual([workflow_run_id]);
+  });
+
+  it("a listener that throws is reported as an error event and breaks nothing", async () => {
+    const t = createTestEngine({ workflows: [emailWorkflow()] });
+    const errors: unknown[] = [];
+    t.on("error", (e) => errors.push(e.error));
+    t.on("message.created", () => {
+      throw new Error("listener bug");
+    });
+    const after: string[] = [];
+    t.on("message.created", (e) => after.push(e.message.id));
+    await t.workflows.trigger("welcome", { recipients: [{ id: "u1", email: "a@example.com" }] });
+    await t.idle();
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toBe("listener bug");
+    expect(after).toHaveLength(1);
+    expect(t.outbox).toHaveLength(1);
+  });
+
+  it("runs on the system clock with the default in-memory adapters", async () => {
+    const sent: string[] = [];
+    const engine = createEngine({
+      workflows: [emailWorkflow()],
+      channels: [
+        {
+          key: "email",
+          type: "email",
+          provider: { send: async (m) => void sent.push(String(m.content.subject)) },
+        },
+      ],
+    });
+    await engine.workflows.trigger("welcome", {
+      recipients: [{ id: "u1", name: "Ada", email: "a@example.com" }],
+    });
+    await engine.idle();
+    expect(sent).toEqual(["Hello Ada"]);
+    await engine.close();
+  });
+});

@@ -1,0 +1,115 @@
+import { execFile } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
+const scratch = join(root, ".tmp", "package-test");
+
+/**
+ * These run the built package (`npm test` builds before vitest) through Node's own resolution of
+ * the package's name and `exports`, as a user's code would.
+ */
+describe("the built package", () => {
+  it("resolves every subpath export by name and exposes the API's names", async () => {
+    await mkdir(scratch, { recursive: true });
+    const file = join(scratch, "exports.mjs");
+    await writeFile(
+      file,
+      `import * as crier from "crier";
+import * as testing from "crier/testing";
+const pkg = (await import("crier/package.json", { with: { type: "json" } })).default;
+console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), name: pkg.name }));
+`,
+    );
+    const { stdout } = await run(process.execPath, [file], { cwd: root });
+    const names = JSON.parse(stdout) as { crier: string[]; testing: string[]; name: string };
+    expect(names.name).toBe("crier");
+    expect(names.crier).toEqual(
+      expect.arrayContaining([
+        "createEngine",
+        "memoryStore",
+        "memoryQueue",
+        "systemClock",
+        "defineWorkflow",
+        "CrierError",
+        "InvalidParamsError",
+        "WorkflowNotFoundError",
+        "WorkflowInactiveError",
+        "NotFoundError",
+        "IdempotencyConflictError",
+      ]),
+    );
+    expect(names.testing).toEqual(
+      expect.arrayContaining(["createTestEngine", "createTestClock", "testStore", "testQueue"]),
+    );
+  });
+
+  it("loads crier/testing without vitest (an optional peer): only the conformance suites need it", async () => {
+    await mkdir(scratch, { recursive: true });
+    const hooks = join(scratch, "no-vitest-hooks.mjs");
+    await writeFile(
+      hooks,
+      `export async function resolve(specifier, context, next) {
+  if (specifier === "vitest") throw Object.assign(new Error("Cannot find package 'vitest'"), { code: "ERR_MODULE_NOT_FOUND" });
+  return next(specifier, context);
+}
+`,
+    );
+    const register = join(scratch, "no-vitest.mjs");
+    await writeFile(
+      register,
+      `import { register } from "node:module";\nregister(${JSON.stringify(`file://${hooks}`)});\n`,
+    );
+    const file = join(scratch, "no-vitest.mjs".replace("no-vitest", "uses-testing"));
+    await writeFile(
+      file,
+      `import { createTestEngine, testStore } from "crier/testing";
+const t = createTestEngine({ workflows: [{ key: "hello", steps: [{ ref: "e", type: "channel", channel_key: "email", template: { subject: "hi" } }] }] });
+await t.workflows.trigger("hello", { recipients: [{ id: "u1", email: "u1@example.com" }] });
+await t.clock.advance("1s");
+let error = "";
+try { testStore(() => { throw new Error("unused"); }); } catch (e) { error = e.message; }
+console.log(JSON.stringify({ sent: t.outbox.length, error }));
+`,
+    );
+    const { stdout } = await run(process.execPath, ["--import", register, file], { cwd: root });
+    const result = JSON.parse(stdout) as { sent: number; error: string };
+    expect(result.sent).toBe(1);
+    expect(result.error).toContain("npm install -D vitest");
+  });
+
+  it("ships declarations for every export in the exports map", async () => {
+    const pkg = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as {
+      exports: Record<string, string | { types: string; default: string }>;
+    };
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === "string") continue;
+      await expect(
+        readFile(join(root, target.types), "utf8"),
+        `${subpath} types`,
+      ).resolves.toContain("export");
+      await expect(
+        readFile(join(root, target.default), "utf8"),
+        `${subpath} code`,
+      ).resolves.toContain("export");
+    }
+  });
+
+  it("runs the README's quick start as written", async () => {
+    const readme = await readFile(join(root, "README.md"), "utf8");
+    const start = readme.indexOf("## Quick start");
+    const code = /```js\n([\s\S]*?)```/.exec(readme.slice(start))?.[1];
+    const expected = /It prints:\n\n```\n([\s\S]*?)```/.exec(readme.slice(start))?.[1];
+    expect(code).toBeDefined();
+    expect(expected).toBeDefined();
+    await mkdir(scratch, { recursive: true });
+    const file = join(scratch, "quickstart.mjs");
+    await writeFile(file, code ?? "");
+    const { stdout } = await run(process.execPath, [file], { cwd: root });
+    expect(stdout).toBe(expected);
+    await rm(file);
+  });
+});
