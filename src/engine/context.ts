@@ -6,8 +6,10 @@ import type { ChannelConfig } from "../channels/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
 import type { Store } from "../store/types.js";
+import type { TriggerSource } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
 import type { SafeEmitter } from "./emitter.js";
+import type { TriggerOptions, TriggerParams, TriggerResult } from "./trigger.js";
 
 /** @internal */
 export interface EngineContext {
@@ -29,6 +31,13 @@ export interface EngineContext {
   deliveryBackoff: (attempt: number) => number;
   /** Resolves once the engine's start-up (queue start, `workflows` option) is done. */
   ready: Promise<void>;
+  /** The trigger pipeline, for steps that trigger workflows (and, later, schedules and sources). */
+  trigger: (
+    key: string,
+    params: TriggerParams,
+    options: TriggerOptions | undefined,
+    source: TriggerSource,
+  ) => Promise<TriggerResult>;
 }
 
 /** @internal The clock's now as an ISO string. */

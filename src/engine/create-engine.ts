@@ -11,10 +11,12 @@ import { CrierError, InvalidParamsError } from "../errors.js";
 import { memoryQueue } from "../queue/memory.js";
 import type { Job } from "../queue/types.js";
 import { systemClock } from "../scheduling/clock.js";
+import { processBatchClose } from "../steps/batch.js";
 import { processRun } from "../steps/run.js";
 import { memoryStore } from "../store/memory.js";
 import { WorkflowRegistry } from "../workflows/registry.js";
 import type { ChannelType, Workflow, WorkflowInput } from "../workflows/types.js";
+import { type CancelParams, cancelWorkflow } from "./cancel.js";
 import type { EngineContext } from "./context.js";
 import { SafeEmitter } from "./emitter.js";
 import type { EngineEventName, EngineEvents } from "./events.js";
@@ -60,6 +62,11 @@ export interface WorkflowsApi {
   setActive(key: string, active: boolean): Promise<Workflow>;
   /** Triggers a workflow for 1 to 1,000 recipients. */
   trigger(key: string, params: TriggerParams, options?: TriggerOptions): Promise<TriggerResult>;
+  /**
+   * Cancels the runs triggered with `cancellation_key` that have not finished (queued, or parked in
+   * a delay, batch window or fetch backoff), optionally only for some recipients.
+   */
+  cancel(key: string, params: CancelParams): Promise<void>;
 }
 
 /** A crier engine: every namespace of the API, events, and lifecycle. */
@@ -165,6 +172,8 @@ export class CrierEngine implements Engine {
         },
       ]);
     }
+    // The context's trigger closes over the registry, which is made from the context just below.
+    let registry: WorkflowRegistry;
     const ctx: EngineContext = {
       store: options.store ?? memoryStore(),
       queue: options.queue ?? memoryQueue({ concurrency: 32 }),
@@ -180,9 +189,11 @@ export class CrierEngine implements Engine {
       deliveryAttempts: attempts,
       deliveryBackoff: retry.backoff ?? ((attempt) => 1000 * 4 ** (attempt - 2)),
       ready: Promise.resolve(),
+      trigger: (key, params, triggerOptions, source) =>
+        triggerWorkflow(ctx, registry, key, params, triggerOptions, source),
     };
+    registry = new WorkflowRegistry(ctx);
     this.context = ctx;
-    const registry = new WorkflowRegistry(ctx);
     const handler = (job: Job): Promise<void> => {
       switch (job.name) {
         case "fanout":
@@ -191,11 +202,13 @@ export class CrierEngine implements Engine {
           return processRun(ctx, registry, job.data);
         case "deliver":
           return processDeliver(ctx, job.data);
+        case "batch_close":
+          return processBatchClose(ctx, job.data);
         default:
           return Promise.reject(
             new CrierError(
               "invalid_params",
-              `Expected a crier job (fanout, run, deliver), received "${job.name}".`,
+              `Expected a crier job (fanout, run, deliver, batch_close), received "${job.name}".`,
             ),
           );
       }
@@ -241,6 +254,7 @@ export class CrierEngine implements Engine {
       },
       trigger: (key, params, triggerOptions) =>
         triggerWorkflow(ctx, registry, key, params, triggerOptions),
+      cancel: (key, params) => cancelWorkflow(ctx, key, params),
     };
     this.users = usersNamespace(ctx);
     this.objects = objectsNamespace(ctx);

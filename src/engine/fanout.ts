@@ -31,10 +31,11 @@ export function recipientRunId(workflowRunId: string, recipient: RecipientKey): 
 }
 
 /** @internal The job that runs (or resumes) a recipient run at `cursor`. */
-export function runJob(runId: string, cursor: number, runAt?: Date): JobInput {
+export function runJob(runId: string, cursor: number, runAt?: Date, suffix?: string): JobInput {
+  const base = cursor === 0 ? runId : `${runId}:${cursor}`;
   const job: JobInput = {
     name: "run",
-    id: cursor === 0 ? runId : `${runId}:${cursor}`,
+    id: suffix ? `${base}:${suffix}` : base,
     data: { run_id: runId, cursor },
   };
   if (runAt) job.runAt = runAt;

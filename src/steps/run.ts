@@ -10,6 +10,7 @@ import { cloneJson, deepMerge, isPlainObject } from "../_internal/merge.js";
 import { executeChannelStep, messageId } from "../channels/execute.js";
 import { renderTemplate } from "../channels/templates.js";
 import { explainConditions, readPath } from "../conditions/evaluate.js";
+import { cancellationApplies, cancelRun } from "../engine/cancel.js";
 import type { EngineContext } from "../engine/context.js";
 import { runJob } from "../engine/fanout.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";
@@ -33,6 +34,10 @@ import type {
   WorkflowRecipientRun,
   WorkflowRun,
 } from "../workflows/run-types.js";
+import { type BatchScope, executeBatch, loadBatchScope } from "./batch.js";
+import { executeHttpFetch } from "./http-fetch.js";
+import { executeThrottle } from "./throttle.js";
+import { executeTriggerWorkflow } from "./trigger-workflow.js";
 
 /** @internal Everything a step sees while it runs. */
 export interface RunState {
@@ -59,6 +64,12 @@ export interface RunState {
   /** The recipient's merged preferences, resolved once per job, and the sets they came from. */
   preferences: PreferenceSetInput;
   preferenceSources: PreferenceSource[];
+  /** Run fields a step changes (batch_id, step_attempt), written with the run. */
+  patch: Partial<WorkflowRecipientRun>;
+  /** Work to do once the run's write succeeded (enqueue a batch close…). */
+  afterWrite: Array<() => Promise<void>>;
+  /** The closed batch this run continues with, as templates and conditions see it. */
+  batch: BatchScope | null;
 }
 
 /** @internal Handles one `run` job. */
@@ -109,7 +120,11 @@ export async function processRun(
     scope: undefined,
     preferences: {},
     preferenceSources: [],
+    patch: {},
+    afterWrite: [],
+    batch: null,
   };
+  if (run.batch_id) state.batch = await loadBatchScope(ctx, run.batch_id, compiled);
   state.preferenceSources = preferenceSources(
     ctx.defaultPreferences,
     recipient,
@@ -121,6 +136,7 @@ export async function processRun(
   if (run.subscription) state.recipientScope.subscription = run.subscription;
 
   let version = run.version;
+  if (run.status === "queued" && (await cancelledBeforeStart(state))) return;
   if (run.status === "queued") {
     const stop = await checkPreconditions(state, current?.active !== false);
     if (stop) {
@@ -155,13 +171,16 @@ export async function processRun(
     const instruction = compiled.program[cursor];
     if (!instruction) break;
     const outcome = await executeInstruction(state, instruction);
-    if (outcome.kind === "wait") {
-      await park(state, version, outcome.next, outcome.until);
+    if (outcome.kind === "wait" || outcome.kind === "park") {
+      await park(state, version, outcome);
       return;
     }
     if (outcome.kind === "halt") {
-      cursor = END;
       await finish(state, version, "completed", END, "halted", outcome.errors);
+      return;
+    }
+    if (outcome.kind === "end") {
+      await finish(state, version, "completed", END, outcome.reason);
       return;
     }
     cursor = outcome.next;
@@ -171,8 +190,15 @@ export async function processRun(
 
 /** @internal What executing one instruction leads to. */
 export type Outcome =
+  /** Go on to `next`. */
   | { kind: "next"; next: number }
-  | { kind: "wait"; next: number; until: Date }
+  /** Park until `until`, then resume at `next` (a run job is enqueued; `jobSuffix` keeps retries apart). */
+  | { kind: "wait"; next: number; until: Date; jobSuffix?: string }
+  /** Park at `next` until another job (a batch closing) resumes the run. */
+  | { kind: "park"; next: number }
+  /** End the run here, without error (throttled, joined a batch…). */
+  | { kind: "end"; reason: string }
+  /** End the run here with errors. */
   | { kind: "halt"; errors: number };
 
 async function executeInstruction(state: RunState, instruction: Instruction): Promise<Outcome> {
@@ -187,6 +213,14 @@ async function executeInstruction(state: RunState, instruction: Instruction): Pr
       return executeChannelStep(state, instruction);
     case "delay":
       return executeDelay(state, instruction);
+    case "batch":
+      return executeBatch(state, instruction);
+    case "throttle":
+      return executeThrottle(state, instruction);
+    case "http_fetch":
+      return executeHttpFetch(state, instruction);
+    case "trigger_workflow":
+      return executeTriggerWorkflow(state, instruction);
     case "update_data": {
       const rendered = renderTemplate(state.ctx.liquid, instruction.data, scopeOf(state));
       const patch = typeof rendered === "string" ? parseJsonObject(rendered) : rendered;
@@ -254,6 +288,21 @@ function executeDelay(
   return { kind: "wait", next: instruction.next, until };
 }
 
+/** A cancel that overtook its trigger's fan-out: the run is cancelled as it starts. */
+async function cancelledBeforeStart(state: RunState): Promise<boolean> {
+  const { ctx, run, workflowRun } = state;
+  const key = workflowRun.cancellation_key;
+  if (!key) return false;
+  const cancellations = await ctx.store.getCancellations(
+    run.workflow,
+    key,
+    state.now.toISOString(),
+  );
+  if (!cancellations.some((c) => cancellationApplies(c, run, workflowRun.inserted_at)))
+    return false;
+  return cancelRun(ctx, run);
+}
+
 /** Trigger conditions, a missing recipient, trigger frequency: reasons a run ends before its first step. */
 async function checkPreconditions(state: RunState, active: boolean): Promise<string | null> {
   const { run, compiled, ctx } = state;
@@ -314,6 +363,10 @@ async function loadRefs(state: RunState, refs: readonly string[]): Promise<void>
  */
 export function scopeOf(state: RunState): Record<string, unknown> {
   if (state.scope) return state.scope;
+  return buildScope(state);
+}
+
+function buildScope(state: RunState): Record<string, unknown> {
   const { compiled } = state;
   state.scope = {
     ...state.data,
@@ -329,8 +382,14 @@ export function scopeOf(state: RunState): Record<string, unknown> {
       categories: compiled.workflow.categories ?? [],
       cancellation_key: state.workflowRun.cancellation_key,
     },
-    run: { id: state.run.id, workflow_run_id: state.run.workflow_run_id },
+    run: {
+      id: state.run.id,
+      workflow_run_id: state.run.workflow_run_id,
+      total_activities: state.batch?.total_activities ?? 0,
+      total_actors: state.batch?.total_actors ?? 0,
+    },
     refs: state.refs,
+    ...(state.batch ?? {}),
   };
   return state.scope;
 }
@@ -401,17 +460,24 @@ function emitStatus(
   state.ctx.emitter.emit(event, payload);
 }
 
-async function park(state: RunState, version: number, next: number, until: Date): Promise<void> {
+async function park(
+  state: RunState,
+  version: number,
+  outcome: Extract<Outcome, { kind: "wait" | "park" }>,
+): Promise<void> {
   const { ctx, run } = state;
   const patch: Partial<WorkflowRecipientRun> = {
+    ...state.patch,
     status: "paused",
-    cursor: next,
+    cursor: outcome.next,
     updated_at: state.now.toISOString(),
   };
   if (state.dataChanged) patch.data = cloneJson(state.data);
   const written = await ctx.store.updateRecipientRun(run.id, version, patch, state.events);
   if (!written) return;
-  await ctx.queue.add(runJob(run.id, next, until));
+  if (outcome.kind === "wait")
+    await ctx.queue.add(runJob(run.id, outcome.next, outcome.until, outcome.jobSuffix));
+  for (const after of state.afterWrite) await after();
   for (const emit of state.deferred) emit();
   emitStatus(state, "run.paused", "paused");
 }
@@ -427,6 +493,7 @@ async function finish(
   const { ctx, run } = state;
   log(state, "run_completed", null, { reason }, errors > 0 ? "error" : "ok");
   const patch: Partial<WorkflowRecipientRun> = {
+    ...state.patch,
     status,
     cursor,
     updated_at: state.now.toISOString(),
@@ -435,6 +502,7 @@ async function finish(
   if (state.dataChanged) patch.data = cloneJson(state.data);
   const written = await ctx.store.updateRecipientRun(run.id, version, patch, state.events);
   if (!written) return;
+  for (const after of state.afterWrite) await after();
   for (const emit of state.deferred) emit();
   emitStatus(state, "run.completed", status, reason);
 }

@@ -40,8 +40,11 @@ import {
   type RecipientPatch,
   type RunFilter,
   type Store,
+  type StoredBatch,
+  type StoredCancellation,
   type StoredRecipient,
   type StoredSubscription,
+  type ThrottleCount,
   USERS_COLLECTION,
 } from "./types.js";
 
@@ -591,6 +594,22 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   const idempotency = new Map<string, IdempotencyRecord>();
   const claimed = new Set<string>();
 
+  const runsByCancellationKey = new Map<string, SeqIndex>();
+  const batches = new Map<string, StoredBatch>();
+  /** The open batch of each batch key. */
+  const openBatches = new Map<string, string>();
+  const throttles = new Map<string, ThrottleCount>();
+  const cancellations = new Map<string, StoredCancellation[]>();
+  const cancellationIndexKey = (workflow: string, key: string) => `${workflow}\u0000${key}`;
+
+  function writeBatch(batch: StoredBatch): StoredBatch {
+    const frozen = freezeCopy(batch);
+    batches.set(batch.id, frozen);
+    if (frozen.status === "open") openBatches.set(frozen.key, frozen.id);
+    else if (openBatches.get(frozen.key) === frozen.id) openBatches.delete(frozen.key);
+    return frozen;
+  }
+
   function removeSubscription(entry: SubscriptionEntry): void {
     subscriptions.delete(entry.seq);
     const subscribers = subscribersOf.get(entry.objectKey);
@@ -843,6 +862,14 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         runs.set(run.id, entry);
         indexAdd(runsByRecipient, refKey(run.recipient), entry.seq);
         indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
+        const cancellationKey = run.trigger_source.cancellation_key;
+        if (cancellationKey) {
+          indexAdd(
+            runsByCancellationKey,
+            cancellationIndexKey(run.workflow, cancellationKey),
+            entry.seq,
+          );
+        }
         return true;
       });
     },
@@ -1008,6 +1035,120 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       if (claimed.has(key)) return false;
       claimed.add(key);
       return true;
+    },
+
+    // ── Batches, throttles, cancellations ──────────────────────────────────────────────────
+
+    appendToBatch(input, now) {
+      const openId = openBatches.get(input.key);
+      const open = openId === undefined ? undefined : batches.get(openId);
+      if (!open) {
+        const batch: StoredBatch = {
+          id: input.id,
+          key: input.key,
+          workflow: input.workflow,
+          step_ref: input.step_ref,
+          recipient: { collection: input.recipient.collection, id: input.recipient.id },
+          continuing_run_id: input.leading ? null : input.run_id,
+          leading_run_id: input.leading ? input.run_id : null,
+          status: "open",
+          opened_at: now,
+          closes_at: input.closes_at,
+          closes_by: input.closes_by,
+          items: input.item && !input.leading ? [input.item] : [],
+          closed_at: null,
+        };
+        const full = input.max_items !== null && batch.items.length >= input.max_items;
+        if (full) {
+          batch.status = "closed";
+          batch.closed_at = now;
+        }
+        return {
+          batch: writeBatch(batch),
+          role: input.leading ? "leading" : "opened",
+          closed: full,
+        };
+      }
+      // A retried job: the run is already part of this batch.
+      if (open.leading_run_id === input.run_id)
+        return { batch: open, role: "leading", closed: false };
+      if (open.continuing_run_id === input.run_id) {
+        return { batch: open, role: open.leading_run_id ? "continuing" : "opened", closed: false };
+      }
+      if (open.items.some((item) => item.run_id === input.run_id))
+        return { batch: open, role: "joined", closed: false };
+      const items = input.item ? [...open.items, input.item] : [...open.items];
+      const continuing = open.continuing_run_id === null;
+      let closesAt = open.closes_at;
+      if (input.slide_to !== null && Date.parse(input.slide_to) > Date.parse(closesAt)) {
+        closesAt =
+          open.closes_by !== null && Date.parse(input.slide_to) > Date.parse(open.closes_by)
+            ? open.closes_by
+            : input.slide_to;
+      }
+      const full = input.max_items !== null && items.length >= input.max_items;
+      const batch: StoredBatch = {
+        ...open,
+        items,
+        closes_at: closesAt,
+        continuing_run_id: continuing ? input.run_id : open.continuing_run_id,
+        status: full ? "closed" : "open",
+        closed_at: full ? now : null,
+      };
+      return { batch: writeBatch(batch), role: continuing ? "continuing" : "joined", closed: full };
+    },
+
+    getBatch(id) {
+      return batches.get(id) ?? null;
+    },
+
+    closeBatch(id, now, force = false) {
+      const batch = batches.get(id);
+      if (batch?.status !== "open") return null;
+      if (!force && Date.parse(batch.closes_at) > Date.parse(now)) return null;
+      return writeBatch({ ...batch, status: "closed", closed_at: now });
+    },
+
+    removeBatchItem(id, runId) {
+      const batch = batches.get(id);
+      if (!batch) return null;
+      const items = batch.items.filter((item) => item.run_id !== runId);
+      if (items.length === batch.items.length) return batch;
+      return writeBatch({ ...batch, items });
+    },
+
+    countThrottle(key, windowEndsAt, now) {
+      const current = throttles.get(key);
+      const nowTime = Date.parse(now);
+      const next: ThrottleCount =
+        current && Date.parse(current.window_ends_at) > nowTime
+          ? { ...current, count: current.count + 1 }
+          : { count: 1, window_started_at: now, window_ends_at: windowEndsAt };
+      const frozen = Object.freeze(next);
+      throttles.set(key, frozen);
+      return frozen;
+    },
+
+    putCancellation(cancellation) {
+      const key = cancellationIndexKey(cancellation.workflow, cancellation.cancellation_key);
+      const cancelledAt = Date.parse(cancellation.cancelled_at);
+      const kept = (cancellations.get(key) ?? []).filter(
+        (c) => Date.parse(c.expires_at) > cancelledAt,
+      );
+      kept.push(freezeCopy(cancellation));
+      cancellations.set(key, kept);
+    },
+
+    getCancellations(workflow, cancellationKey, now) {
+      const nowTime = Date.parse(now);
+      return (cancellations.get(cancellationIndexKey(workflow, cancellationKey)) ?? []).filter(
+        (c) => Date.parse(c.expires_at) > nowTime,
+      );
+    },
+
+    listRunsByCancellationKey(workflow, cancellationKey, page) {
+      const source = runsByCancellationKey.get(cancellationIndexKey(workflow, cancellationKey));
+      return listPage(source ?? new SeqIndex(), "asc", page, (seq) => runsBySeq[seq - 1]?.run);
     },
   };
 }

@@ -153,6 +153,97 @@ export type IdempotencyClaim =
   | { claimed: true }
   | { claimed: false; fingerprint: string; result: Record<string, unknown> };
 
+/** One trigger's contribution to a batch. */
+export interface BatchItem {
+  /** The recipient run that brought it. */
+  run_id: string;
+  /** That run's data at the batch step. */
+  data: Record<string, unknown>;
+  actor: RecipientKey | null;
+  inserted_at: string;
+}
+
+/** A batch as a store keeps it. */
+export interface StoredBatch {
+  /** Given by the append that opened it (one key has many batches over time). */
+  id: string;
+  /** What groups triggers: workflow, step (or version), recipient and the rendered `batch_key`. */
+  key: string;
+  workflow: string;
+  step_ref: string;
+  recipient: RecipientKey;
+  /**
+   * The run that continues when the batch closes (null until one is parked on it: with
+   * `flush_leading`, the first trigger goes on at once and the next one becomes the continuing run).
+   */
+  continuing_run_id: string | null;
+  /** With `flush_leading`: the run that opened the batch and went on at once; else null. */
+  leading_run_id: string | null;
+  status: "open" | "closed";
+  opened_at: string;
+  /** When the window closes (moves later for sliding windows, never past `closes_by`). */
+  closes_at: string;
+  /** The latest a sliding window may close (opened_at + extension limit), or null. */
+  closes_by: string | null;
+  /** Items in arrival order. */
+  items: BatchItem[];
+  /** When it closed, or null while open. */
+  closed_at: string | null;
+}
+
+/** What `appendToBatch` is asked to do. */
+export interface BatchAppend {
+  key: string;
+  id: string;
+  workflow: string;
+  step_ref: string;
+  recipient: RecipientKey;
+  run_id: string;
+  /** The item to add (ignored when a `leading` append opens the batch). */
+  item: BatchItem | null;
+  /** For a new batch: when its window closes. */
+  closes_at: string;
+  /** For a new batch: the latest a sliding window may close, or null. */
+  closes_by: string | null;
+  /** For a sliding window: where an append moves `closes_at` (capped at `closes_by`); null for fixed. */
+  slide_to: string | null;
+  /** Close the batch once it holds this many items (null: no limit). */
+  max_items: number | null;
+  /** When true, the run that opens the batch does not wait on it (flush_leading). */
+  leading: boolean;
+}
+
+/** What `appendToBatch` did. */
+export interface BatchAppendResult {
+  batch: StoredBatch;
+  /**
+   * `opened`: this run opened the batch and waits for it to close; `leading`: this run opened it
+   * and goes on at once (flush_leading); `continuing`: this run is the first item after a leading
+   * one and waits for the batch; `joined`: the item joined an open batch and this run ends.
+   */
+  role: "opened" | "leading" | "continuing" | "joined";
+  /** The append filled the batch to `max_items` and closed it. */
+  closed: boolean;
+}
+
+/** A cancellation, kept so that runs created after it from earlier triggers are cancelled too. */
+export interface StoredCancellation {
+  workflow: string;
+  cancellation_key: string;
+  /** Only these recipients, or every one (null). */
+  recipients: RecipientKey[] | null;
+  cancelled_at: string;
+  expires_at: string;
+}
+
+/** The state of a throttle window after counting one more execution. */
+export interface ThrottleCount {
+  /** Executions counted in the current window, this one included. */
+  count: number;
+  window_started_at: string;
+  window_ends_at: string;
+}
+
 /**
  * Where crier keeps its state. See the module documentation for the rules every method follows.
  */
@@ -304,6 +395,55 @@ export interface Store {
   releaseIdempotencyKey(key: string): MaybePromise<void>;
   /** **Atomic.** True for the first call with this key, false for every later one. */
   claimOnce(key: string, now: string): MaybePromise<boolean>;
+
+  // ── Batches, throttles, cancellations ──────────────────────────────────────────────────────
+
+  /**
+   * **Atomic.** Adds a trigger to the open batch with `input.key`, or opens one (with `input.id`,
+   * `closes_at`, `closes_by`) when none is open. On an append to an open batch: a sliding window's
+   * `closes_at` moves to `slide_to` (never past `closes_by`); reaching `max_items` closes the batch
+   * (`closed: true`, `closed_at` now). A `leading` open records no item and no continuing run; the
+   * next append to that batch becomes its continuing run. Two appends with the same key at once
+   * never open two batches. Appending a `run_id` the open batch already has (its continuing run or
+   * an item: a retried job) changes nothing and returns that run's original role. (A retry that
+   * arrives after its batch closed is not recognised and opens a new batch: a known gap.)
+   * `max_items` is checked on the opening append too. `closes_at` never moves past `closes_by`.
+   */
+  appendToBatch(input: BatchAppend, now: string): MaybePromise<BatchAppendResult>;
+  /** The batch, or null. */
+  getBatch(id: string): MaybePromise<StoredBatch | null>;
+  /**
+   * **Atomic.** Closes an open batch whose `closes_at` is at or before `now` (or any open batch
+   * when `force`), returning it; returns null when it is missing, already closed, or not yet due.
+   */
+  closeBatch(id: string, now: string, force?: boolean): MaybePromise<StoredBatch | null>;
+  /** **Atomic.** Removes a run's item from a batch (a cancelled activity); the window is unchanged. */
+  removeBatchItem(id: string, runId: string): MaybePromise<StoredBatch | null>;
+
+  /**
+   * **Atomic.** Counts one execution against the throttle window of `key`: a window that has ended
+   * (or none) is replaced by a new one from `now` to `windowEndsAt`. Returns the count so far,
+   * this execution included.
+   */
+  countThrottle(key: string, windowEndsAt: string, now: string): MaybePromise<ThrottleCount>;
+
+  /** Stores a cancellation (and forgets expired ones). */
+  putCancellation(cancellation: StoredCancellation): MaybePromise<void>;
+  /** The unexpired cancellations of a workflow's cancellation key, in the order they were stored. */
+  getCancellations(
+    workflow: string,
+    cancellationKey: string,
+    now: string,
+  ): MaybePromise<StoredCancellation[]>;
+  /**
+   * Recipient runs of `workflow` whose `trigger_source.cancellation_key` is `cancellationKey`, in
+   * any status, one page at a time (oldest first).
+   */
+  listRunsByCancellationKey(
+    workflow: string,
+    cancellationKey: string,
+    page: PageRequest,
+  ): MaybePromise<PageResult<WorkflowRecipientRun>>;
 
   /** Releases connections and timers. The store is not used after this. */
   close?(): MaybePromise<void>;

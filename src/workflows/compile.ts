@@ -9,7 +9,7 @@ import type { ConditionScope } from "../conditions/evaluate.js";
 import { compileConditions } from "../conditions/evaluate.js";
 import type { ConditionGroup } from "../conditions/types.js";
 import { InvalidParamsError, type ValidationIssue } from "../errors.js";
-import type { Duration, Step, Workflow } from "./types.js";
+import type { BatchStep, Duration, Step, ThrottleStep, Workflow } from "./types.js";
 import { compileDataSchema } from "./validate.js";
 
 /** @internal The cursor value of a finished run. */
@@ -52,6 +52,35 @@ export interface UpdateDataInstruction extends InstructionBase {
   data: CompiledTemplate;
 }
 
+/** @internal A batch step. */
+export interface BatchInstruction extends InstructionBase {
+  type: "batch";
+  settings: BatchStep["settings"];
+  /** The rendered-per-run batch key (a Liquid template or a path), or null for one batch per recipient. */
+  key: CompiledTemplate | null;
+  keyPath: string | null;
+}
+
+/** @internal A throttle step. */
+export interface ThrottleInstruction extends InstructionBase {
+  type: "throttle";
+  settings: ThrottleStep["settings"];
+  key: CompiledTemplate | null;
+  keyPath: string | null;
+}
+
+/** @internal An http_fetch step: every setting a template. */
+export interface HttpFetchInstruction extends InstructionBase {
+  type: "http_fetch";
+  request: CompiledTemplate;
+}
+
+/** @internal A trigger_workflow step: every setting a template, with Knock's defaults. */
+export interface TriggerWorkflowInstruction extends InstructionBase {
+  type: "trigger_workflow";
+  settings: CompiledTemplate;
+}
+
 /** @internal A branch step: the first arm whose conditions hold runs; the last arm is the default. */
 export interface BranchInstruction extends InstructionBase {
   type: "branch";
@@ -68,7 +97,11 @@ export type Instruction =
   | ChannelInstruction
   | DelayInstruction
   | UpdateDataInstruction
-  | BranchInstruction;
+  | BranchInstruction
+  | BatchInstruction
+  | ThrottleInstruction
+  | HttpFetchInstruction
+  | TriggerWorkflowInstruction;
 
 /** @internal A workflow version ready to run. */
 export interface CompiledWorkflow {
@@ -80,8 +113,27 @@ export interface CompiledWorkflow {
   validateData: ((data: unknown) => ValidationIssue[]) | null;
 }
 
-/** Step types whose execution lands with the time and flow control work; rejected until then. */
-const NOT_YET_SUPPORTED = new Set(["batch", "throttle", "http_fetch", "trigger_workflow"]);
+/** Knock's defaults for trigger_workflow settings. */
+const TRIGGER_WORKFLOW_DEFAULTS = {
+  recipients: "{{ recipient.id }}",
+  actor: "{{ actor.id }}",
+  tenant: "{{ tenant.id }}",
+  data: "{{ data | json }}",
+  cancellation_key: "{{ workflow.cancellation_key }}",
+};
+
+/** A key setting: Liquid when it has `{{`, else a path into the scope (`data.x`). */
+function compileKey(
+  liquid: Liquid,
+  value: string | undefined,
+  field: string,
+  issues: ValidationIssue[],
+): { key: CompiledTemplate | null; keyPath: string | null } {
+  if (value === undefined || value.length === 0) return { key: null, keyPath: null };
+  if (value.includes("{{") || value.includes("{%"))
+    return { key: compileTemplate(liquid, value, field, issues), keyPath: null };
+  return { key: null, keyPath: value };
+}
 
 function compileGroup(group: ConditionGroup | null | undefined): CompiledConditions | null {
   if (!group) return null;
@@ -148,13 +200,6 @@ function compileStep(
   liquid: Liquid,
   issues: ValidationIssue[],
 ): Instruction {
-  if (NOT_YET_SUPPORTED.has(step.type)) {
-    issues.push({
-      field: `${field}.type`,
-      type: "unsupported",
-      message: `expected a step type this version of crier runs (channel, delay, branch, update_data), received "${step.type}"; remove the step or wait for the release that adds it`,
-    });
-  }
   switch (step.type) {
     case "channel":
       if (step.send_windows && step.send_windows.length > 0) {
@@ -208,15 +253,48 @@ function compileStep(
           terminates: branch.terminates === true,
         })),
       };
-    default:
-      // Rejected above; a placeholder keeps the indexes right while issues are collected.
+    case "batch":
       return {
-        type: "update_data",
+        type: "batch",
         index,
         ref: step.ref,
         next,
-        conditions: null,
-        data: { kind: "static", value: {} },
+        conditions: compileGroup(step.conditions),
+        settings: step.settings,
+        ...compileKey(liquid, step.settings.batch_key, `${field}.settings.batch_key`, issues),
+      };
+    case "throttle":
+      return {
+        type: "throttle",
+        index,
+        ref: step.ref,
+        next,
+        conditions: compileGroup(step.conditions),
+        settings: step.settings,
+        ...compileKey(liquid, step.settings.throttle_key, `${field}.settings.throttle_key`, issues),
+      };
+    case "http_fetch":
+      return {
+        type: "http_fetch",
+        index,
+        ref: step.ref,
+        next,
+        conditions: compileGroup(step.conditions),
+        request: compileTemplate(liquid, step.settings, `${field}.settings`, issues),
+      };
+    case "trigger_workflow":
+      return {
+        type: "trigger_workflow",
+        index,
+        ref: step.ref,
+        next,
+        conditions: compileGroup(step.conditions),
+        settings: compileTemplate(
+          liquid,
+          { ...TRIGGER_WORKFLOW_DEFAULTS, ...step.settings },
+          `${field}.settings`,
+          issues,
+        ),
       };
   }
 }

@@ -87,6 +87,10 @@ export interface WorkflowRecipientRun {
   /** Bumped on every write; writes name the version they read (compare-and-set). */
   version: number;
   error_count: number;
+  /** Failed attempts of the step at `cursor` so far (an http_fetch waiting to retry). */
+  step_attempt?: number;
+  /** The batch this run waits on or continues with (set by a batch step). */
+  batch_id?: string | null;
   inserted_at: string;
   updated_at: string;
   /** Filled by `workflowRecipientRuns.get`; absent in lists. */

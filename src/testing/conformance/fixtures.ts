@@ -3,6 +3,7 @@
  * with overridable fields.
  */
 import type { Message } from "../../messages/types.js";
+import type { BatchAppend, BatchItem, StoredCancellation } from "../../store/types.js";
 import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../../workflows/run-types.js";
 import type { WorkflowInput } from "../../workflows/types.js";
 
@@ -128,6 +129,53 @@ export function workflowFixture(
         template: { subject: "Hello {{ recipient.name }}" },
       },
     ],
+    ...overrides,
+  };
+}
+
+/** @internal One trigger's item for a batch, brought by recipient run `runId`. */
+export function batchItemFixture(runId: string, overrides: Partial<BatchItem> = {}): BatchItem {
+  return {
+    run_id: runId,
+    data: { order: { id: `o-${runId}`, lines: [1, 2] } },
+    actor: null,
+    inserted_at: at(0),
+    ...overrides,
+  };
+}
+
+/**
+ * @internal An append of run `run_id` (with its item) to the fixed-window batch of user `u1`'s
+ * `batch_1` step of `welcome`, closing 60 seconds after the epoch, with no item limit.
+ */
+export function batchAppendFixture(
+  overrides: Partial<BatchAppend> & { id: string; run_id: string },
+): BatchAppend {
+  return {
+    key: "welcome:batch_1:$users:u1",
+    workflow: "welcome",
+    step_ref: "batch_1",
+    recipient: { collection: "$users", id: "u1" },
+    item: batchItemFixture(overrides.run_id),
+    closes_at: at(60),
+    closes_by: null,
+    slide_to: null,
+    max_items: null,
+    leading: false,
+    ...overrides,
+  };
+}
+
+/** @internal A cancellation of every recipient's runs of `welcome` with key `order-1`. */
+export function cancellationFixture(
+  overrides: Partial<StoredCancellation> = {},
+): StoredCancellation {
+  return {
+    workflow: "welcome",
+    cancellation_key: "order-1",
+    recipients: null,
+    cancelled_at: at(0),
+    expires_at: at(3600),
     ...overrides,
   };
 }

@@ -22,6 +22,7 @@ import {
   workflowFixture,
   workflowRunFixture,
 } from "./fixtures.js";
+import { flowControlTests } from "./store-flow.js";
 import { vitestApi } from "./vitest.js";
 
 /** Options of {@link testStore}. */
@@ -324,6 +325,37 @@ export function testStore(
         expect(Object.getOwnPropertyDescriptor(stored.preferences, "constructor")?.value).toEqual({
           polluted: "yes",
         });
+      });
+
+      it("keeps nested __proto__ keys as own data in every value it stores", async () => {
+        const value = () =>
+          JSON.parse('{"nested":{"__proto__":{"x":1}},"list":[{"__proto__":{"y":2}}]}') as Record<
+            string,
+            unknown
+          >;
+        const ownProto = (holder: unknown): unknown =>
+          Object.getOwnPropertyDescriptor(holder, "__proto__")?.value;
+        const check = (stored: Record<string, unknown> | null | undefined) => {
+          expect(ownProto(stored?.nested)).toEqual({ x: 1 });
+          expect(Object.getPrototypeOf(stored?.nested)).toBe(Object.prototype);
+          expect(ownProto((stored?.list as unknown[] | undefined)?.[0])).toEqual({ y: 2 });
+        };
+        await store.upsertRecipient(user("u1"), { properties: value() }, at(1));
+        check((await store.getRecipient(user("u1")))?.properties);
+        await store.upsertSubscriptions(object("teams", "t"), [user("u1")], value(), at(1));
+        check(
+          (await store.listSubscribers(object("teams", "t"), { limit: 1 })).items[0]?.properties,
+        );
+        await store.createRecipientRuns([recipientRunFixture({ id: "r1", data: value() })]);
+        check((await store.getRecipientRun("r1"))?.data);
+        await store.updateRecipientRun("r1", 0, { subscription: value() }, []);
+        check((await store.getRecipientRun("r1"))?.subscription);
+        await store.createMessage(messageFixture({ id: "m1", data: value() }));
+        check((await store.getMessage("m1"))?.data);
+        await store.updateMessage("m1", { metadata: value() });
+        check((await store.getMessage("m1"))?.metadata);
+        expect(({} as Record<string, unknown>).x).toBeUndefined();
+        expect(({} as Record<string, unknown>).y).toBeUndefined();
       });
 
       it("keeps no reference to the patch it was given", async () => {
@@ -1119,6 +1151,8 @@ export function testStore(
           expect(await list({ workflow_run_id: "wr-b", status: ["processing"] })).toEqual(["r3"]);
           expect(await list({ recipient: user("u1"), workflow_run_id: "wr-a" })).toEqual(["r1"]);
           expect(await list({ recipient: user("u2"), workflow_run_id: "wr-b" })).toEqual([]);
+          expect(await list({ recipient: teamU1, workflow_run_id: "wr-a" })).toEqual([]);
+          expect(await list({ recipient: user("u1"), workflow_run_id: "wr-c" })).toEqual(["r5"]);
           expect(await list({ tenant: "t1", has_errors: false, starting_at: at(1) })).toEqual([
             "r2",
           ]);
@@ -1404,6 +1438,13 @@ export function testStore(
           expect(await list({ recipient: user("u2"), workflow_recipient_run_id: "rr-1" })).toEqual(
             [],
           );
+          expect(await list({ recipient: user("u1"), workflow_recipient_run_id: "rr-2" })).toEqual(
+            [],
+          );
+          expect(await list({ recipient: teamU1, message_ids: ["m1", "m2", "m3"] })).toEqual([]);
+          expect(
+            await list({ workflow_recipient_run_id: "rr-3", message_ids: ["m1", "m2"] }),
+          ).toEqual([]);
           expect(
             await list({ workflow: "welcome", status: ["queued", "sent"], tenant: "t1" }),
           ).toEqual([]);
@@ -1497,6 +1538,8 @@ export function testStore(
       });
 
       it("lets a key be claimed again once its claim has expired, judged by `now`", async () => {
+        // A longer claim made first, so that expiry is checked on the key itself.
+        await store.claimIdempotencyKey("long", "fp", {}, at(1_000), at(0));
         await store.claimIdempotencyKey("k1", "fp-1", { n: 1 }, at(10), at(0));
         expect(
           await store.claimIdempotencyKey("k1", "fp-2", { n: 2 }, at(20), at(9)),
@@ -1578,5 +1621,7 @@ export function testStore(
         expect(results.filter((r) => r === true)).toHaveLength(1);
       });
     });
+
+    flowControlTests(vitestApi("testStore"), () => store);
   });
 }

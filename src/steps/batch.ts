@@ -1,0 +1,294 @@
+/**
+ * @internal The batch step, and the `batch_close` job. Triggers for the same recipient, workflow
+ * step and rendered `batch_key` collect in one batch while its window is open: the run that opened
+ * it waits; the others add their activity and end. When the window closes, the waiting run goes on
+ * with `activities`, `actors`, `total_activities` and `total_actors` in scope. Opening, appending
+ * and closing are single atomic store operations.
+ */
+
+import { recipientKeyString, uuidV5 } from "../_internal/ids.js";
+import { renderTemplate } from "../channels/templates.js";
+import { readPath } from "../conditions/evaluate.js";
+import type { EngineContext } from "../engine/context.js";
+import { runJob } from "../engine/fanout.js";
+import type { JobData } from "../queue/types.js";
+import { refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { addDuration, isDuration } from "../scheduling/duration.js";
+import type { StoredBatch } from "../store/types.js";
+import type { BatchInstruction, CompiledWorkflow } from "../workflows/compile.js";
+import { log, type Outcome, type RunState, scopeOf, skip } from "./run.js";
+
+/** @internal What templates and conditions see after a batch closed. */
+export interface BatchScope {
+  activities: Array<{
+    id: string;
+    actor: Record<string, unknown> | null;
+    data: Record<string, unknown>;
+    inserted_at: string;
+  }>;
+  actors: Array<Record<string, unknown>>;
+  total_activities: number;
+  total_actors: number;
+}
+
+const DEFAULT_RENDER_LIMIT = 10;
+const MAX_ACTORS = 10;
+const MAX_MERGED_STRING = 256;
+
+/** The rendered batch key, or undefined when it renders empty. */
+function batchKeyValue(state: RunState, instruction: BatchInstruction): string {
+  if (instruction.key)
+    return String(renderTemplate(state.ctx.liquid, instruction.key, scopeOf(state)) ?? "");
+  if (instruction.keyPath) {
+    const value = readPath(scopeOf(state), instruction.keyPath);
+    return value === undefined || value === null
+      ? ""
+      : typeof value === "string"
+        ? value
+        : JSON.stringify(value);
+  }
+  return "";
+}
+
+/** @internal Runs a batch step. */
+export async function executeBatch(
+  state: RunState,
+  instruction: BatchInstruction,
+): Promise<Outcome> {
+  const { ctx, run } = state;
+  const settings = instruction.settings;
+  let closesAt: Date | null = null;
+  if (settings.batch_until_field_path) {
+    const value = readPath(scopeOf(state), settings.batch_until_field_path);
+    if (typeof value === "string" && !Number.isNaN(Date.parse(value))) closesAt = new Date(value);
+    else if (isDuration(value)) closesAt = addDuration(state.now, value);
+  } else if (settings.batch_window) {
+    closesAt = addDuration(state.now, settings.batch_window);
+  }
+  if (!closesAt || closesAt.getTime() <= state.now.getTime()) {
+    skip(
+      state,
+      instruction,
+      "invalid_settings",
+      "the batch window is missing, invalid or already over: expected batch_window or a future timestamp or Duration at batch_until_field_path",
+    );
+    return { kind: "next", next: instruction.next };
+  }
+  const sliding = settings.batch_window_type === "sliding";
+  const closesBy =
+    sliding && settings.batch_window_extension_limit
+      ? addDuration(state.now, settings.batch_window_extension_limit)
+      : null;
+  const keyValue = batchKeyValue(state, instruction);
+  const scopeKey =
+    settings.workflow_version_mode === "latest" || settings.workflow_version_mode === undefined
+      ? instruction.ref
+      : `${instruction.ref}@${run.workflow_version}`;
+  const key = `${run.workflow}|${scopeKey}|${recipientKeyString(run.recipient)}|${keyValue}`;
+  const leading = settings.batch_execution_mode === "flush_leading";
+  const now = state.now.toISOString();
+  const result = await ctx.store.appendToBatch(
+    {
+      key,
+      id: uuidV5(`${key}|${run.id}`),
+      workflow: run.workflow,
+      step_ref: instruction.ref,
+      recipient: refToKey(run.recipient),
+      run_id: run.id,
+      item: {
+        run_id: run.id,
+        data: state.data,
+        actor: run.actor ? refToKey(run.actor) : null,
+        inserted_at: now,
+      },
+      closes_at: closesAt.toISOString(),
+      closes_by: closesBy ? closesBy.toISOString() : null,
+      slide_to:
+        sliding && settings.batch_window
+          ? addDuration(state.now, settings.batch_window).toISOString()
+          : null,
+      max_items: settings.batch_items_max_limit ?? null,
+      leading,
+    },
+    now,
+  );
+  const { batch } = result;
+  const scheduleClose = async () => {
+    const at = result.closed ? state.now : new Date(batch.closes_at);
+    await ctx.queue.add({
+      name: "batch_close",
+      id: `batch:${batch.id}:${batch.closes_at}:${result.closed ? "full" : "due"}`,
+      data: { batch_id: batch.id },
+      runAt: at,
+    });
+  };
+  switch (result.role) {
+    case "leading":
+      log(state, "batch_opened", instruction, {
+        batch_id: batch.id,
+        closes_at: batch.closes_at,
+        leading: true,
+      });
+      return { kind: "next", next: instruction.next };
+    case "opened":
+    case "continuing":
+      log(state, result.role === "opened" ? "batch_opened" : "batch_continuing", instruction, {
+        batch_id: batch.id,
+        closes_at: batch.closes_at,
+      });
+      state.patch.batch_id = batch.id;
+      state.afterWrite.push(scheduleClose);
+      return { kind: "park", next: instruction.next };
+    case "joined":
+      log(state, "batch_joined", instruction, { batch_id: batch.id, items: batch.items.length });
+      state.patch.batch_id = batch.id;
+      // A sliding window moved, or the batch filled up: its close job must follow.
+      if (result.closed || sliding) state.afterWrite.push(scheduleClose);
+      return { kind: "end", reason: "batched" };
+  }
+}
+
+/** @internal Handles a `batch_close` job: closes a due batch and resumes its continuing run. */
+export async function processBatchClose(ctx: EngineContext, data: JobData): Promise<void> {
+  const id = String(data.batch_id);
+  const now = ctx.clock.now().toISOString();
+  let batch = await ctx.store.getBatch(id);
+  if (!batch) return;
+  if (batch.status === "open") {
+    const closed = await ctx.store.closeBatch(id, now);
+    if (!closed) {
+      // A sliding window moved on: close it when it is due.
+      const current = await ctx.store.getBatch(id);
+      if (current?.status === "open") {
+        await ctx.queue.add({
+          name: "batch_close",
+          id: `batch:${id}:${current.closes_at}:due`,
+          data: { batch_id: id },
+          runAt: new Date(current.closes_at),
+        });
+        return;
+      }
+      if (!current) return;
+      batch = current;
+    } else batch = closed;
+  }
+  await resumeContinuingRun(ctx, batch);
+}
+
+async function resumeContinuingRun(ctx: EngineContext, batch: StoredBatch): Promise<void> {
+  if (!batch.continuing_run_id) return; // flush_leading with nothing after the first: a no-op
+  const run = await ctx.store.getRecipientRun(batch.continuing_run_id);
+  if (run?.status !== "paused" || run.batch_id !== batch.id) return;
+  const at = ctx.clock.now().toISOString();
+  if (batch.items.length === 0) {
+    // Every activity was cancelled: an empty batch sends nothing.
+    const ended = await ctx.store.updateRecipientRun(
+      run.id,
+      run.version,
+      { status: "completed", cursor: -1, updated_at: at },
+      [
+        {
+          event: "batch_empty",
+          status: "ok",
+          step_ref: batch.step_ref,
+          step_type: "batch",
+          attempt: 1,
+          data: { batch_id: batch.id },
+          inserted_at: at,
+        },
+      ],
+    );
+    if (ended)
+      ctx.emitter.emit("run.completed", {
+        workflow: run.workflow,
+        workflow_run_id: run.workflow_run_id,
+        workflow_recipient_run_id: run.id,
+        recipient: run.recipient,
+        tenant: run.tenant,
+        status: "completed",
+        reason: "batch_empty",
+      });
+    return;
+  }
+  const updated = await ctx.store.updateRecipientRun(
+    run.id,
+    run.version,
+    { data: mergedBatchData(batch), updated_at: at },
+    [
+      {
+        event: "batch_closed",
+        status: "ok",
+        step_ref: batch.step_ref,
+        step_type: "batch",
+        attempt: 1,
+        data: { batch_id: batch.id, total_activities: batch.items.length },
+        inserted_at: at,
+      },
+    ],
+  );
+  if (updated) await ctx.queue.add(runJob(run.id, run.cursor));
+}
+
+/** Knock's batch data: a shallow merge in arrival order, nested values dropped, strings cut at 256. */
+function mergedBatchData(batch: StoredBatch): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const item of batch.items) {
+    for (const [key, value] of Object.entries(item.data)) {
+      if (value !== null && typeof value === "object") continue;
+      merged[key] =
+        typeof value === "string" && value.length > MAX_MERGED_STRING
+          ? value.slice(0, MAX_MERGED_STRING)
+          : value;
+    }
+  }
+  return merged;
+}
+
+/** @internal The scope a run continuing with a closed batch sees. */
+export async function loadBatchScope(
+  ctx: EngineContext,
+  batchId: string,
+  compiled: CompiledWorkflow,
+): Promise<BatchScope | null> {
+  const batch = await ctx.store.getBatch(batchId);
+  if (batch?.status !== "closed") return null;
+  const instruction = compiled.byRef.get(batch.step_ref);
+  const step = instruction?.type === "batch" ? instruction.settings : undefined;
+  const order = step?.batch_order ?? "asc";
+  const limit = step?.batch_items_render_limit ?? DEFAULT_RENDER_LIMIT;
+  const items = order === "desc" ? [...batch.items].reverse() : batch.items;
+  const actorKeys = new Map<string, { collection: string; id: string }>();
+  // Most recent actors first, as a digest shows them.
+  for (let i = batch.items.length - 1; i >= 0; i--) {
+    const actor = batch.items[i]?.actor;
+    if (actor) actorKeys.set(`${actor.collection}\u0000${actor.id}`, actor);
+  }
+  const shownActors = [...actorKeys.values()].slice(0, MAX_ACTORS);
+  const rendered = items.slice(0, limit);
+  const neededActors = new Map(shownActors.map((a) => [`${a.collection}\u0000${a.id}`, a]));
+  for (const item of rendered)
+    if (item.actor) neededActors.set(`${item.actor.collection}\u0000${item.actor.id}`, item.actor);
+  const keys = [...neededActors.values()];
+  const loaded = await ctx.store.getRecipients(keys);
+  const actorScope = new Map<string, Record<string, unknown>>();
+  keys.forEach((key, i) => {
+    const stored = loaded[i];
+    actorScope.set(
+      `${key.collection}\u0000${key.id}`,
+      stored ? toScopeRecipient(stored) : { id: key.id },
+    );
+  });
+  return {
+    activities: rendered.map((item) => ({
+      id: item.run_id,
+      actor: item.actor
+        ? (actorScope.get(`${item.actor.collection}\u0000${item.actor.id}`) ?? null)
+        : null,
+      data: item.data,
+      inserted_at: item.inserted_at,
+    })),
+    actors: shownActors.map((a) => actorScope.get(`${a.collection}\u0000${a.id}`) ?? { id: a.id }),
+    total_activities: batch.items.length,
+    total_actors: actorKeys.size,
+  };
+}
