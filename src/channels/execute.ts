@@ -11,9 +11,9 @@ import type { EngineContext } from "../engine/context.js";
 import type { Message, MessageDeliveryStatus } from "../messages/types.js";
 import { evaluatePreferences, explainBlock } from "../preferences/evaluate.js";
 import type { JobData } from "../queue/types.js";
-import { refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
 import { log, type Outcome, type RunState, scopeOf, skip } from "../steps/run.js";
-import { TENANTS_COLLECTION, USERS_COLLECTION } from "../store/types.js";
+import { USERS_COLLECTION } from "../store/types.js";
 import type { ChannelInstruction } from "../workflows/compile.js";
 import type { RunEvent } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
@@ -373,17 +373,11 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
       emitMessage(ctx, "message.undelivered", updated, "channel or run no longer exists");
     return;
   }
-  const keys = [refToKey(run.recipient)];
-  if (run.actor) keys.push(refToKey(run.actor));
-  if (run.tenant) keys.push({ collection: TENANTS_COLLECTION, id: run.tenant });
-  const loaded = await ctx.store.getRecipients(keys);
-  const recipient = loaded[0] ?? null;
-  const actor = run.actor ? (loaded[1] ?? null) : null;
-  const tenant = run.tenant ? (loaded[run.actor ? 2 : 1] ?? null) : null;
+  const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);
   const outbound = buildOutbound(
     message,
     channel,
-    recipient ? toScopeRecipient(recipient) : { id: keys[0]?.id },
+    recipient ? toScopeRecipient(recipient) : { id: refToKey(run.recipient).id },
     actor ? toScopeRecipient(actor) : null,
     tenant ? toScopeRecipient(tenant) : null,
     recipient?.channel_data[channel.key] ?? null,

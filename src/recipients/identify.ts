@@ -10,6 +10,7 @@ import { validatePreferenceSet } from "../preferences/validate.js";
 import {
   type RecipientKey,
   type RecipientPatch,
+  type Store,
   type StoredRecipient,
   TENANTS_COLLECTION,
   USERS_COLLECTION,
@@ -319,5 +320,25 @@ export function toScopeRecipient(stored: StoredRecipient): Record<string, unknow
     collection: stored.collection,
     created_at: stored.created_at,
     updated_at: stored.updated_at,
+  };
+}
+
+/** @internal A run's recipient, actor and tenant, read in one store call (null where missing or unset). */
+export async function loadParticipants(
+  store: Store,
+  run: { recipient: RecipientReference; actor: RecipientReference | null; tenant: string | null },
+): Promise<{
+  recipient: StoredRecipient | null;
+  actor: StoredRecipient | null;
+  tenant: StoredRecipient | null;
+}> {
+  const keys = [refToKey(run.recipient)];
+  if (run.actor) keys.push(refToKey(run.actor));
+  if (run.tenant) keys.push({ collection: TENANTS_COLLECTION, id: run.tenant });
+  const loaded = await store.getRecipients(keys);
+  return {
+    recipient: loaded[0] ?? null,
+    actor: run.actor ? (loaded[1] ?? null) : null,
+    tenant: run.tenant ? (loaded[run.actor ? 2 : 1] ?? null) : null,
   };
 }

@@ -17,9 +17,9 @@ import type { PreferenceSource } from "../preferences/evaluate.js";
 import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
-import { refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
 import { addDuration, isDuration } from "../scheduling/duration.js";
-import { type StoredRecipient, TENANTS_COLLECTION } from "../store/types.js";
+import type { StoredRecipient } from "../store/types.js";
 import {
   type CompiledConditions,
   type CompiledWorkflow,
@@ -90,13 +90,7 @@ export async function processRun(
   ]);
   if (!workflowRun) return;
   const compiled = await registry.compiled(run.workflow, run.workflow_version);
-  const keys = [refToKey(run.recipient)];
-  if (run.actor) keys.push(refToKey(run.actor));
-  if (run.tenant) keys.push({ collection: TENANTS_COLLECTION, id: run.tenant });
-  const loaded = await ctx.store.getRecipients(keys);
-  const recipient = loaded[0] ?? null;
-  const actor = run.actor ? (loaded[1] ?? null) : null;
-  const tenant = run.tenant ? (loaded[run.actor ? 2 : 1] ?? null) : null;
+  const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);
 
   const state: RunState = {
     ctx,
