@@ -491,7 +491,8 @@ describe("real time and virtual time", () => {
     const scenario = async (t: {
       workflows: { trigger: (key: string, params: { recipients: unknown[] }) => Promise<unknown> };
     }) => {
-      for (const id of ["a", "b", "a"]) await t.workflows.trigger("timed", { recipients: [user(id)] });
+      for (const id of ["a", "b", "a"])
+        await t.workflows.trigger("timed", { recipients: [user(id)] });
     };
     const virtual = createTestEngine({ workflows: [workflow] });
     await scenario(virtual as never);
@@ -501,7 +502,13 @@ describe("real time and virtual time", () => {
     const { createEngine } = await import("../../src/index.js");
     const real = createEngine({
       workflows: [workflow],
-      channels: [{ key: "email", type: "email", provider: { send: async (m) => void sent.push(String(m.content.subject)) } }],
+      channels: [
+        {
+          key: "email",
+          type: "email",
+          provider: { send: async (m) => void sent.push(String(m.content.subject)) },
+        },
+      ],
     });
     await scenario(real as never);
     // Real time: wait (up to 10 s on a slow machine) for the two digests the virtual run sent.
@@ -523,7 +530,18 @@ describe("cancelling a fetch backoff", () => {
       calls += 1;
       throw new Error("connection refused");
     };
-    const { t } = engine([{ key: "receipt", steps: [{ ref: "fetch", type: "http_fetch", settings: { url: "https://shop.example/x" } }, email("email_1", "never")] }], { fetch: fetchStub });
+    const { t } = engine(
+      [
+        {
+          key: "receipt",
+          steps: [
+            { ref: "fetch", type: "http_fetch", settings: { url: "https://shop.example/x" } },
+            email("email_1", "never"),
+          ],
+        },
+      ],
+      { fetch: fetchStub },
+    );
     await t.workflows.trigger("receipt", { recipients: [user("u1")], cancellation_key: "order-1" });
     await t.idle();
     await t.workflows.cancel("receipt", { cancellation_key: "order-1" });
