@@ -60,7 +60,7 @@ export type MemoryStoreOptions = Record<string, never>;
  * A deep copy of JSON data with every object and array frozen. Keys such as `__proto__` become own
  * data properties; `undefined` object values are dropped (as JSON drops them).
  */
-function freezeCopy<T>(value: T): T {
+function freezeCopy<T>(value: T, omit?: string): T {
   if (Array.isArray(value)) {
     const copy: unknown[] = new Array(value.length);
     for (let i = 0; i < value.length; i++) copy[i] = freezeCopy(value[i]);
@@ -70,7 +70,10 @@ function freezeCopy<T>(value: T): T {
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
       const item = value[key];
-      if (item !== undefined) setOwn(copy, key, freezeCopy(item));
+      if (item === undefined || key === omit) continue;
+      // Only `__proto__` is an accessor on plain objects; every other key assigns an own property.
+      if (key === "__proto__") setOwn(copy, key, freezeCopy(item));
+      else copy[key] = freezeCopy(item);
     }
     return Object.freeze(copy) as T;
   }
@@ -158,9 +161,13 @@ function lowerBound(values: readonly number[], target: number): number {
 /**
  * A sorted set of sequence numbers, kept as an array of sorted chunks. Appending a new largest
  * number (the usual case) is O(1); inserting elsewhere, deleting and seeking are O(log n + CHUNK).
+ * Most indexes hold one number (a recipient's single run, a run's single message): until a second
+ * arrives, that number is kept in a field and no array is allocated.
  */
 class SeqIndex implements SeqSource {
-  #chunks: number[][] = [];
+  /** The chunks, or null while the index holds at most one number (in `#single`). */
+  #chunks: number[][] | null = null;
+  #single = 0;
   /** How many numbers the index holds. */
   size = 0;
 
@@ -174,8 +181,22 @@ class SeqIndex implements SeqSource {
     return index;
   }
 
+  /** The chunks, allocating them from the single number when needed. */
+  #materialize(): number[][] {
+    if (this.#chunks === null) this.#chunks = this.size === 0 ? [] : [[this.#single]];
+    return this.#chunks;
+  }
+
   add(seq: number): void {
-    const chunks = this.#chunks;
+    if (this.#chunks === null) {
+      if (this.size === 0) {
+        this.#single = seq;
+        this.size = 1;
+        return;
+      }
+      if (this.#single === seq) return;
+    }
+    const chunks = this.#materialize();
     const last = chunks[chunks.length - 1];
     if (last === undefined) {
       chunks.push([seq]);
@@ -194,6 +215,11 @@ class SeqIndex implements SeqSource {
   }
 
   delete(seq: number): boolean {
+    if (this.#chunks === null) {
+      if (this.size === 0 || this.#single !== seq) return false;
+      this.size = 0;
+      return true;
+    }
     const chunks = this.#chunks;
     const ci = this.#chunkAtLeast(seq);
     const chunk = chunks[ci];
@@ -207,12 +233,13 @@ class SeqIndex implements SeqSource {
   }
 
   toArray(): number[] {
+    if (this.#chunks === null) return this.size === 0 ? [] : [this.#single];
     return this.#chunks.flat();
   }
 
   /** The index of the first chunk whose largest number is >= seq; the chunk count when none. */
   #chunkAtLeast(seq: number): number {
-    const chunks = this.#chunks;
+    const chunks = this.#materialize();
     let lo = 0;
     let hi = chunks.length;
     while (lo < hi) {
@@ -225,6 +252,10 @@ class SeqIndex implements SeqSource {
   }
 
   ascending(from: number | null, visit: (seq: number) => boolean): void {
+    if (this.#chunks === null) {
+      if (this.size === 1 && (from === null || this.#single > from)) visit(this.#single);
+      return;
+    }
     const chunks = this.#chunks;
     let ci = 0;
     let pos = 0;
@@ -240,6 +271,10 @@ class SeqIndex implements SeqSource {
   }
 
   descending(from: number | null, visit: (seq: number) => boolean): void {
+    if (this.#chunks === null) {
+      if (this.size === 1 && (from === null || this.#single < from)) visit(this.#single);
+      return;
+    }
     const chunks = this.#chunks;
     let ci = chunks.length - 1;
     let pos = Number.POSITIVE_INFINITY;
@@ -851,8 +886,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     createRecipientRuns(given) {
       return given.map((input) => {
         if (runs.has(input.id)) return false;
-        const { events, ...fields } = input;
-        const run = freezeCopy(fields) as WorkflowRecipientRun;
+        const events = input.events;
+        const run = freezeCopy(input, "events");
         const entry: RunEntry = {
           seq: runsBySeq.length + 1,
           run,

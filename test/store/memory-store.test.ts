@@ -162,6 +162,64 @@ describe("memoryStore", () => {
     expect(elapsed).toBeLessThan(2_000);
   });
 
+  it("keeps indexes in order when updates move runs and messages between them", async () => {
+    const store = memoryStore();
+    const total = 1_200;
+    const runs = Array.from({ length: total }, (_, i) =>
+      recipientRunFixture({ id: `r${i}`, recipient: i % 2 === 0 ? "a" : "b", inserted_at: at(i) }),
+    );
+    await store.createRecipientRuns(runs);
+    // Move every third run of "a" to "b": inserts into the middle of b's chunked index.
+    const moved = new Set<number>();
+    for (let i = 0; i < total; i += 6) {
+      await store.updateRecipientRun(`r${i}`, 0, { recipient: "b" }, []);
+      moved.add(i);
+    }
+    const expectedB = Array.from({ length: total }, (_, i) => i)
+      .filter((i) => i % 2 === 1 || moved.has(i))
+      .reverse()
+      .map((i) => `r${i}`);
+    const expectedA = Array.from({ length: total }, (_, i) => i)
+      .filter((i) => i % 2 === 0 && !moved.has(i))
+      .reverse()
+      .map((i) => `r${i}`);
+    const readAll = async (recipient: string, limit: number) => {
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page: PageResult<{ id: string }> = await store.listRecipientRuns(
+          { recipient: { collection: USERS_COLLECTION, id: recipient } },
+          { limit, after },
+        );
+        seen.push(...page.items.map((run) => run.id));
+        after = page.after;
+      } while (after !== null && seen.length <= total);
+      return seen;
+    };
+    expect(await readAll("b", 7)).toEqual(expectedB);
+    expect(await readAll("a", 1000)).toEqual(expectedA);
+
+    // Messages moved to another recipient run follow the same way.
+    for (let i = 0; i < 600; i++) {
+      await store.createMessage(
+        messageFixture({ id: `m${i}`, source: { workflow_recipient_run_id: i % 2 ? "x" : "y" } }),
+      );
+    }
+    for (let i = 0; i < 600; i += 4) {
+      await store.updateMessage(`m${i}`, {
+        source: { ...messageFixture({ id: "m" }).source, workflow_recipient_run_id: "x" },
+      });
+    }
+    const listed = await store.listMessages({ workflow_recipient_run_id: "x" }, { limit: 1000 });
+    const expectedX = Array.from({ length: 600 }, (_, i) => i)
+      .filter((i) => i % 2 === 1 || i % 4 === 0)
+      .reverse()
+      .map((i) => `m${i}`);
+    expect(listed.items.map((m) => m.id)).toEqual(expectedX);
+    const y = await store.listMessages({ workflow_recipient_run_id: "y" }, { limit: 1000 });
+    expect(y.items).toHaveLength(600 - expectedX.length);
+  });
+
   it("rejects unparseable timestamps in filters and claims", () => {
     const store = memoryStore();
     const invalid = expect.objectContaining({ code: "invalid_params" });
