@@ -10,8 +10,9 @@ import { isPlainObject } from "../_internal/merge.js";
 import type { EngineContext } from "../engine/context.js";
 import type { Message, MessageDeliveryStatus } from "../messages/types.js";
 import { evaluatePreferences, explainBlock } from "../preferences/evaluate.js";
-import type { JobData } from "../queue/types.js";
+import type { JobData, JobInput } from "../queue/types.js";
 import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { recipientTimeZone } from "../scheduling/repeat.js";
 import { log, type Outcome, type RunState, scopeOf, skip } from "../steps/run.js";
 import { USERS_COLLECTION } from "../store/types.js";
 import type { ChannelInstruction } from "../workflows/compile.js";
@@ -119,6 +120,23 @@ export async function executeChannelStep(
     skip(state, instruction, "preferences", detail, { path });
     return next;
   }
+  // Send windows come last (Knock's order): the message is made now and waits, queued, for them.
+  let sendAt = state.now;
+  let timeZone: string | null = null;
+  if (instruction.sendWindows) {
+    timeZone = recipientTimeZone(state.recipientScope, ctx.defaultTimezone);
+    const opens = instruction.sendWindows(timeZone, state.now);
+    if (!opens) {
+      skip(
+        state,
+        instruction,
+        "invalid_settings",
+        `the step's send windows never open in ${timeZone}`,
+      );
+      return next;
+    }
+    sendAt = opens;
+  }
 
   let content: Record<string, unknown>;
   try {
@@ -177,7 +195,17 @@ export async function executeChannelStep(
     created,
   });
   if (created) emitMessage(ctx, "message.created", stored);
-  if (stored.status === "queued" && stored.attempts === 0) {
+  if (stored.status !== "queued" || stored.attempts > 0) return next;
+  if (sendAt.getTime() > state.now.getTime()) {
+    // Outside the send window: the first attempt is a `deliver` job due when the window opens.
+    await ctx.queue.add(deliverJob(stored.id, 1, sendAt));
+    log(state, "message_scheduled", instruction, {
+      message_id: stored.id,
+      send_at: sendAt.toISOString(),
+      timezone: timeZone,
+      reason: "send_window",
+    });
+  } else {
     const outbound = buildOutbound(
       stored,
       channel,
@@ -192,6 +220,16 @@ export async function executeChannelStep(
     state.events.push(...entries);
   }
   return next;
+}
+
+/** The job that makes delivery attempt `attempt` of a message at `runAt`. */
+function deliverJob(messageId: string, attempt: number, runAt: Date): JobInput {
+  return {
+    name: "deliver",
+    id: `deliver:${messageId}:${attempt}`,
+    data: { message_id: messageId, attempt },
+    runAt,
+  };
 }
 
 function buildOutbound(
@@ -269,12 +307,7 @@ async function attemptDelivery(
       updated_at: at,
     });
     const retryAt = new Date(ctx.clock.now().getTime() + ctx.deliveryBackoff(attempt + 1));
-    await ctx.queue.add({
-      name: "deliver",
-      id: `deliver:${message.id}:${attempt + 1}`,
-      data: { message_id: message.id, attempt: attempt + 1 },
-      runAt: retryAt,
-    });
+    await ctx.queue.add(deliverJob(message.id, attempt + 1, retryAt));
     return [entry("delivery_failed", "error", { error: text, retry_at: retryAt.toISOString() })];
   }
   const status: MessageDeliveryStatus =
@@ -352,7 +385,10 @@ function asPairs(value: unknown): Array<{ key: string; value: string }> {
     .map((pair) => ({ key: pair.key, value: String(pair.value) }));
 }
 
-/** @internal Handles a `deliver` job: a retry of a message's delivery. */
+/**
+ * @internal Handles a `deliver` job: a delivery attempt made outside the run's own job (a retry,
+ * or the first attempt of a message that waited for its send window).
+ */
 export async function processDeliver(ctx: EngineContext, data: JobData): Promise<void> {
   const id = String(data.message_id);
   const attempt = Number(data.attempt);

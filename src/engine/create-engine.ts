@@ -11,6 +11,7 @@ import { CrierError, InvalidParamsError } from "../errors.js";
 import { memoryQueue } from "../queue/memory.js";
 import type { Job } from "../queue/types.js";
 import { systemClock } from "../scheduling/clock.js";
+import { isValidTimeZone } from "../scheduling/repeat.js";
 import { processBatchClose } from "../steps/batch.js";
 import { processRun } from "../steps/run.js";
 import { memoryStore } from "../store/memory.js";
@@ -172,6 +173,16 @@ export class CrierEngine implements Engine {
         },
       ]);
     }
+    const defaultTimezone = options.defaultTimezone ?? "Etc/UTC";
+    if (!isValidTimeZone(defaultTimezone)) {
+      throw new InvalidParamsError("Invalid engine option `defaultTimezone`:", [
+        {
+          field: "defaultTimezone",
+          type: "format",
+          message: `expected a tz database timezone such as "America/New_York", received ${JSON.stringify(defaultTimezone)}`,
+        },
+      ]);
+    }
     // The context's trigger closes over the registry, which is made from the context just below.
     let registry: WorkflowRegistry;
     const ctx: EngineContext = {
@@ -183,7 +194,7 @@ export class CrierEngine implements Engine {
       channels: validateChannels(options.channels),
       channelFallback: internal.channelFallback,
       vars: options.vars ?? {},
-      defaultTimezone: options.defaultTimezone ?? "Etc/UTC",
+      defaultTimezone,
       defaultPreferences: options.defaultPreferences,
       fetch: options.fetch,
       deliveryAttempts: attempts,

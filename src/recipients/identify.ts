@@ -7,6 +7,7 @@ import { describe } from "../_internal/describe.js";
 import { isPlainObject } from "../_internal/merge.js";
 import type { ValidationIssue } from "../errors.js";
 import { validatePreferenceSet } from "../preferences/validate.js";
+import { isValidTimeZone } from "../scheduling/repeat.js";
 import {
   type RecipientKey,
   type RecipientPatch,
@@ -110,6 +111,14 @@ export function propertiesToPatch(
         writable: true,
         configurable: true,
       });
+  }
+  const timezone = properties.timezone;
+  if (timezone !== undefined && timezone !== null && !isValidTimeZone(timezone)) {
+    issues.push({
+      field: `${field}.timezone`,
+      type: "format",
+      message: `expected a tz database timezone such as "America/New_York" (or null to clear it), received ${describe(timezone)}`,
+    });
   }
   if (Object.keys(properties).length > 0) {
     const size = jsonSize(properties, `${field}`, issues);

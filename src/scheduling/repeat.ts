@@ -144,6 +144,18 @@ export function isValidTimeZone(timeZone: unknown): timeZone is string {
 }
 
 /**
+ * The timezone a recipient's local times are read in: its own `timezone` property when that is a
+ * valid timezone, else `fallback` (the engine's `defaultTimezone`).
+ */
+export function recipientTimeZone(
+  recipient: Readonly<Record<string, unknown>> | null | undefined,
+  fallback: string,
+): string {
+  const own = recipient?.timezone;
+  return isValidTimeZone(own) ? own : fallback;
+}
+
+/**
  * Throws {@link InvalidParamsError} naming `timeZone` unless it is valid (see
  * {@link isValidTimeZone}).
  */

@@ -73,7 +73,7 @@ export function validateSendWindows(windows: unknown, path: string): ValidationI
     issues.push({ field: path, message: "must be a list of send windows", type: "array" });
     return issues;
   }
-  const seen = new Set<string>();
+  const firstDayAt = new Map<string, number>();
   windows.forEach((window: unknown, index) => {
     const at = `${path}[${index}]`;
     if (typeof window !== "object" || window === null || Array.isArray(window)) {
@@ -91,13 +91,13 @@ export function validateSendWindows(windows: unknown, path: string): ValidationI
         message: `must be one of ${WEEKDAYS.join(", ")}`,
         type: day === undefined ? "required" : "enum",
       });
-    } else if (seen.has(day)) {
+    } else if (firstDayAt.has(day)) {
       issues.push({
         field: `${at}.day`,
-        message: `"${day}" already has a send window: give each day at most one`,
+        message: `expected one send window per day, received a second "${day}" (the first is ${path}[${firstDayAt.get(day)}]); merge the two into one`,
         type: "unique",
       });
-    } else seen.add(day);
+    } else firstDayAt.set(day, index);
     if (type !== "send" && type !== "do_not_send") {
       issues.push({
         field: `${at}.type`,
@@ -128,7 +128,7 @@ export function validateSendWindows(windows: unknown, path: string): ValidationI
     if (type === "send" && start != null && end != null && start >= end) {
       issues.push({
         field: `${at}.until`,
-        message: "must be later than `from` (windows cannot span midnight)",
+        message: `expected a time later than from (${JSON.stringify(from)}), received ${JSON.stringify(until)}; a window cannot span midnight: end it at 24:00 and open the next day's at 00:00`,
         type: "range",
       });
     }
@@ -145,23 +145,34 @@ interface DayRule {
 
 const ALL_DAY: DayRule = { open: 0, close: zoned.DAY_MS };
 
-/** One rule per weekday (0 = Monday): the allowed span, or null when the day is blocked. */
-function compileWindows(windows: readonly SendWindow[]): Array<DayRule | null> {
+/**
+ * A channel step's send windows, compiled once: given a timezone and an instant, the instant
+ * itself when sending is allowed then, else the next instant it is (null: never).
+ */
+export type SendWindowSchedule = (timeZone: string, at: Date) => Date | null;
+
+/**
+ * Compiles send windows (validated first) into a {@link SendWindowSchedule}. Workflows compile
+ * their channel steps' windows once, at upsert.
+ *
+ * @throws {InvalidParamsError} when the windows fail {@link validateSendWindows}.
+ */
+export function compileSendWindows(windows: readonly SendWindow[]): SendWindowSchedule {
   const issues = validateSendWindows(windows, "send_windows");
   if (issues.length > 0) throw new InvalidParamsError("Expected valid send windows.", issues);
+  // One rule per weekday (0 = Monday): the allowed span, or null when the day is blocked.
   const rules: Array<DayRule | null> = WEEKDAYS.map(() => ALL_DAY);
   for (const window of windows) {
     const index = WEEKDAYS.indexOf(window.day);
-    if (window.type === "do_not_send") {
-      rules[index] = null;
-      continue;
-    }
-    rules[index] = {
-      open: window.from ? (parseTimeOfDay(window.from) ?? 0) : 0,
-      close: window.until ? (parseTimeOfDay(window.until) ?? zoned.DAY_MS) : zoned.DAY_MS,
-    };
+    rules[index] =
+      window.type === "do_not_send"
+        ? null
+        : {
+            open: window.from ? (parseTimeOfDay(window.from) ?? 0) : 0,
+            close: window.until ? (parseTimeOfDay(window.until) ?? zoned.DAY_MS) : zoned.DAY_MS,
+          };
   }
-  return rules;
+  return (timeZone, at) => nextAllowed(rules, timeZone, at);
 }
 
 /** The first instant at or after `notBefore` whose wall time is `wall` (gap: the jump). */
@@ -177,8 +188,8 @@ function instantOfWallFrom(timeZone: string, wall: number, notBefore: number): n
  * returns `at` when sending is allowed then, else the next instant it is, or null when the windows
  * block every day. An unlisted day allows sending all day; a `send` window allows `from`
  * (inclusive, default 00:00) until `until` (exclusive, default the end of the day); a
- * `do_not_send` window blocks the whole day (its `from`/`until` are ignored). No window spans
- * midnight: a day's window only covers that local date.
+ * `do_not_send` window blocks the whole day. No window spans midnight: a day's window only covers
+ * that local date. A convenience over {@link compileSendWindows}.
  *
  * @throws {InvalidParamsError} when `timeZone` is invalid or the windows fail
  * {@link validateSendWindows}.
@@ -188,8 +199,15 @@ export function nextSendInstant(
   timeZone: string,
   at: Date,
 ): Date | null {
+  return compileSendWindows(windows)(timeZone, at);
+}
+
+function nextAllowed(
+  rules: ReadonlyArray<DayRule | null>,
+  timeZone: string,
+  at: Date,
+): Date | null {
   assertTimeZone(timeZone);
-  const rules = compileWindows(windows);
   const atMs = at.getTime();
   const wall = zoned.wallOf(timeZone, atMs);
   const today = Math.floor(wall / zoned.DAY_MS);

@@ -19,6 +19,8 @@ import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
 import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
 import { addDuration, isDuration } from "../scheduling/duration.js";
+import { recipientTimeZone, validateRepeatRule } from "../scheduling/repeat.js";
+import { nextWindowInstant } from "../scheduling/windows.js";
 import type { StoredRecipient } from "../store/types.js";
 import {
   type CompiledConditions,
@@ -261,12 +263,27 @@ function executeDelay(
     const value = readPath(scopeOf(state), instruction.delayUntilFieldPath);
     if (typeof value === "string" && !Number.isNaN(Date.parse(value))) until = new Date(value);
     else if (isDuration(value)) until = addDuration(state.now, value);
+    else if (isPlainObject(value) && "frequency" in value) {
+      // A window rule ("Monday at 9am"), read in the recipient's timezone.
+      const problems = validateRepeatRule(value, instruction.delayUntilFieldPath);
+      if (problems.length > 0) {
+        skip(
+          state,
+          instruction,
+          "invalid_settings",
+          `delay_until_field_path "${instruction.delayUntilFieldPath}" is not a valid window rule: ${problems.map((p) => `${p.field} ${p.message}`).join("; ")}`,
+        );
+        return { kind: "next", next: instruction.next };
+      }
+      const timeZone = recipientTimeZone(state.recipientScope, state.ctx.defaultTimezone);
+      until = nextWindowInstant(value, timeZone, state.now);
+    }
     if (!until) {
       skip(
         state,
         instruction,
         "invalid_settings",
-        `delay_until_field_path "${instruction.delayUntilFieldPath}" is ${JSON.stringify(value) ?? "missing"}: expected an ISO-8601 timestamp or a Duration`,
+        `delay_until_field_path "${instruction.delayUntilFieldPath}" is ${JSON.stringify(value) ?? "missing"}: expected an ISO-8601 timestamp, a Duration, or a window rule such as { "frequency": "weekly", "days": ["mon"], "hours": 9 }`,
       );
       return { kind: "next", next: instruction.next };
     }

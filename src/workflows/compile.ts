@@ -9,6 +9,7 @@ import type { ConditionScope } from "../conditions/evaluate.js";
 import { compileConditions } from "../conditions/evaluate.js";
 import type { ConditionGroup } from "../conditions/types.js";
 import { InvalidParamsError, type ValidationIssue } from "../errors.js";
+import { compileSendWindows, type SendWindowSchedule } from "../scheduling/windows.js";
 import type { BatchStep, Duration, Step, ThrottleStep, Workflow } from "./types.js";
 import { compileDataSchema } from "./validate.js";
 
@@ -37,6 +38,8 @@ export interface ChannelInstruction extends InstructionBase {
   channelKey: string;
   channelType: string | undefined;
   template: CompiledTemplate;
+  /** The step's send windows, compiled; null when it sends at any time. */
+  sendWindows: SendWindowSchedule | null;
 }
 
 /** @internal A delay step. */
@@ -145,7 +148,7 @@ function compileGroup(group: ConditionGroup | null | undefined): CompiledConditi
 
 /**
  * @internal Compiles a stored (already validated) workflow. Throws InvalidParamsError for what
- * validation cannot see: templates that do not parse, step types this version cannot run.
+ * validation cannot see: templates that do not parse.
  */
 export function compileWorkflow(workflow: Workflow, liquid: Liquid): CompiledWorkflow {
   const issues: ValidationIssue[] = [];
@@ -202,14 +205,6 @@ function compileStep(
 ): Instruction {
   switch (step.type) {
     case "channel":
-      if (step.send_windows && step.send_windows.length > 0) {
-        issues.push({
-          field: `${field}.send_windows`,
-          type: "unsupported",
-          message:
-            "expected no send_windows: this version of crier does not run send windows yet; remove them",
-        });
-      }
       return {
         type: "channel",
         index,
@@ -219,6 +214,10 @@ function compileStep(
         channelKey: step.channel_key,
         channelType: step.channel_type,
         template: compileTemplate(liquid, step.template, `${field}.template`, issues),
+        sendWindows:
+          step.send_windows && step.send_windows.length > 0
+            ? compileSendWindows(step.send_windows)
+            : null,
       };
     case "delay":
       return {

@@ -94,8 +94,9 @@ const HTTP_METHODS = ["get", "post", "put", "patch", "delete"] as const;
 export const WORKFLOW_KEY_PATTERN = "^[a-z0-9_-]+$";
 /** Letters, digits, `_` and `-`: a step ref. */
 export const STEP_REF_PATTERN = "^[a-zA-Z0-9_-]+$";
-/** `HH:MM` or `HH:MM:SS`, 24-hour clock: a send window bound. */
-export const TIME_OF_DAY_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$";
+/** `HH:MM` or `HH:MM:SS[.ffffff]`, 24-hour clock (`24:00` is the end of the day): a send window bound. */
+export const TIME_OF_DAY_PATTERN =
+  "^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?|24:00(:00(\\.0{1,6})?)?)$";
 
 type Schema = Record<string, unknown>;
 

@@ -15,6 +15,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { validateConditionGroup } from "../conditions/evaluate.js";
 import { InvalidParamsError, type ValidationIssue } from "../errors.js";
+import { validateSendWindows } from "../scheduling/windows.js";
 import {
   STEP_REF_PATTERN,
   STEP_TYPES,
@@ -234,35 +235,38 @@ function checkDefaultBranch(branches: unknown[], stepField: string): ValidationI
   return issues;
 }
 
-/** Send windows: one per day, and `from` / `until` only on `send` windows. */
+/**
+ * Send windows, beyond what the schema checks of each entry: one entry per day and `from` before
+ * `until` (the rules of `validateSendWindows`, which the run-time compiler applies too), no
+ * `from` / `until` on `do_not_send` windows, and at least one day open.
+ */
 function checkSendWindows(windows: unknown, stepField: string): ValidationIssue[] {
   if (!Array.isArray(windows)) return [];
-  const issues: ValidationIssue[] = [];
-  const firstDayAt = new Map<string, number>();
+  const field = `${stepField}.send_windows`;
+  const issues = validateSendWindows(windows, field).filter(
+    (issue) => issue.type === "unique" || issue.type === "range",
+  );
+  const closedDays = new Set<unknown>();
   windows.forEach((window: unknown, i) => {
-    if (!isRecord(window)) return;
-    const field = `${stepField}.send_windows[${i}]`;
-    if (typeof window.day === "string") {
-      const first = firstDayAt.get(window.day);
-      if (first === undefined) firstDayAt.set(window.day, i);
-      else {
-        issues.push({
-          field: `${field}.day`,
-          type: "unique",
-          message: `expected one send window per day, received a second "${window.day}" (the first is send_windows[${first}]); merge the two into one`,
-        });
-      }
-    }
-    if (window.type !== "do_not_send") return;
+    if (!isRecord(window) || window.type !== "do_not_send") return;
+    closedDays.add(window.day);
     for (const bound of ["from", "until"] as const) {
       if (window[bound] === undefined) continue;
       issues.push({
-        field: `${field}.${bound}`,
+        field: `${field}[${i}].${bound}`,
         type: "send_window",
         message: `expected no "${bound}" on a do_not_send window (the whole day is closed), received ${describe(window[bound])}; remove it, or set type to "send" to open the window for part of the day`,
       });
     }
   });
+  if (closedDays.size === 7) {
+    issues.push({
+      field,
+      type: "send_window",
+      message:
+        "expected at least one day open for sending, received do_not_send on all seven days, so the step could never send; open a day, or remove the step",
+    });
+  }
   return issues;
 }
 
