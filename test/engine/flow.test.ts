@@ -478,51 +478,6 @@ describe("cancellation", () => {
   });
 });
 
-describe("real time and virtual time", () => {
-  it("give the same results on the system clock as on the test clock", async () => {
-    const workflow: WorkflowInput = {
-      key: "timed",
-      steps: [
-        { ref: "batch", type: "batch", settings: { batch_window: { unit: "seconds", value: 1 } } },
-        { ref: "wait", type: "delay", settings: { delay_for: { unit: "seconds", value: 1 } } },
-        email("email_1", "{{ total_activities }} for {{ recipient.id }}"),
-      ],
-    };
-    const scenario = async (t: {
-      workflows: { trigger: (key: string, params: { recipients: unknown[] }) => Promise<unknown> };
-    }) => {
-      for (const id of ["a", "b", "a"])
-        await t.workflows.trigger("timed", { recipients: [user(id)] });
-    };
-    const virtual = createTestEngine({ workflows: [workflow] });
-    await scenario(virtual as never);
-    await virtual.clock.advance("3s");
-
-    const sent: string[] = [];
-    const { createEngine } = await import("../../src/index.js");
-    const real = createEngine({
-      workflows: [workflow],
-      channels: [
-        {
-          key: "email",
-          type: "email",
-          provider: { send: async (m) => void sent.push(String(m.content.subject)) },
-        },
-      ],
-    });
-    await scenario(real as never);
-    // Real time: wait (up to 10 s on a slow machine) for the two digests the virtual run sent.
-    for (let waited = 0; sent.length < 2 && waited < 10_000; waited += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await real.idle();
-    await real.close();
-    expect(sent.sort()).toEqual(virtual.outbox.map((m) => String(m.content.subject)).sort());
-    expect(sent.sort()).toEqual(["1 for b", "2 for a"]);
-  });
-});
-
 describe("cancelling a fetch backoff", () => {
   it("stops a run waiting to retry its fetch", async () => {
     let calls = 0;
