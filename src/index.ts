@@ -29,6 +29,9 @@ export type {
   MessageEvent,
   RunEventBase,
   RunStatusEvent,
+  ScheduleFiredEvent,
+  ScheduleSkippedEvent,
+  SourceSkippedEvent,
   StepSkippedEvent,
   WorkflowTriggeredEvent,
 } from "./engine/events.js";
@@ -41,6 +44,7 @@ export type {
   RunListParams,
 } from "./engine/namespaces.js";
 export type { DeliveryRetryOptions, EngineOptions } from "./engine/options.js";
+export type { ScheduleListParams, UserScheduleListParams } from "./engine/schedules.js";
 export type { TriggerOptions, TriggerParams, TriggerResult } from "./engine/trigger.js";
 export {
   CrierError,
@@ -76,8 +80,19 @@ export type {
   UserProperties,
 } from "./recipients/types.js";
 export { type Clock, systemClock, type TimerHandle } from "./scheduling/clock.js";
+export type { RepeatDay, RepeatRule } from "./scheduling/repeat.js";
+export type {
+  Schedule,
+  ScheduleCreateParams,
+  ScheduleDeleteParams,
+  ScheduleRepeatRule,
+  ScheduleUpdateParams,
+} from "./scheduling/schedules.js";
 export { memoryStore } from "./store/memory.js";
 export type {
+  BatchAppend,
+  BatchAppendResult,
+  BatchItem,
   IdempotencyClaim,
   MaybePromise,
   MessageFilter,
@@ -86,9 +101,15 @@ export type {
   RecipientKey,
   RecipientPatch,
   RunFilter,
+  ScheduleFilter,
   Store,
+  StoredBatch,
+  StoredCancellation,
   StoredRecipient,
+  StoredSchedule,
+  StoredSource,
   StoredSubscription,
+  ThrottleCount,
   TimeRange,
   WorkflowWrite,
 } from "./store/types.js";

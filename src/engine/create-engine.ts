@@ -30,6 +30,7 @@ import {
   usersNamespace,
 } from "./namespaces.js";
 import type { EngineOptions } from "./options.js";
+import { processScheduleFire, schedulesNamespace } from "./schedules.js";
 import {
   type TriggerOptions,
   type TriggerParams,
@@ -78,6 +79,8 @@ export interface Engine {
   readonly tenants: ReturnType<typeof tenantsNamespace>;
   readonly messages: ReturnType<typeof messagesNamespace>;
   readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
+  /** Schedules: workflows triggered on repeat rules in each recipient's timezone, or once. */
+  readonly schedules: ReturnType<typeof schedulesNamespace>;
   /** Listens to an event (see {@link EngineEvents}); a listener that throws is reported as `error`. */
   on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this;
   /** Listens to the next occurrence of an event only. */
@@ -157,6 +160,7 @@ export class CrierEngine implements Engine {
   readonly tenants: ReturnType<typeof tenantsNamespace>;
   readonly messages: ReturnType<typeof messagesNamespace>;
   readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
+  readonly schedules: ReturnType<typeof schedulesNamespace>;
   /** @internal */
   readonly context: EngineContext;
   #closed = false;
@@ -215,11 +219,13 @@ export class CrierEngine implements Engine {
           return processDeliver(ctx, job.data);
         case "batch_close":
           return processBatchClose(ctx, job.data);
+        case "schedule":
+          return processScheduleFire(ctx, job.data);
         default:
           return Promise.reject(
             new CrierError(
               "invalid_params",
-              `Expected a crier job (fanout, run, deliver, batch_close), received "${job.name}".`,
+              `Expected a crier job (fanout, run, deliver, batch_close, schedule), received "${job.name}".`,
             ),
           );
       }
@@ -272,6 +278,7 @@ export class CrierEngine implements Engine {
     this.tenants = tenantsNamespace(ctx);
     this.messages = messagesNamespace(ctx);
     this.workflowRecipientRuns = runsNamespace(ctx);
+    this.schedules = schedulesNamespace(ctx, registry);
   }
 
   on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this {

@@ -59,6 +59,39 @@ export interface ErrorEvent {
   workflow_recipient_run_id?: string;
 }
 
+/** `schedule.fired`: a schedule's occurrence triggered its workflow. */
+export interface ScheduleFiredEvent {
+  schedule_id: string;
+  workflow: string;
+  workflow_run_id: string;
+  /** The occurrence that fired (ISO-8601). */
+  occurrence: string;
+  /** The next occurrence, or null when the schedule is done. */
+  next_occurrence_at: string | null;
+}
+
+/** `schedule.skipped`: a schedule's occurrence came but its workflow could not be triggered. */
+export interface ScheduleSkippedEvent {
+  schedule_id: string;
+  workflow: string;
+  occurrence: string;
+  /** The error code: `workflow_inactive`, `workflow_missing`, `invalid_params`, … */
+  reason: string;
+  detail: string;
+  next_occurrence_at: string | null;
+}
+
+/** `source.skipped`: an action of a received source event did not run. */
+export interface SourceSkippedEvent {
+  source: string;
+  event: string;
+  /** The action's workflow. */
+  workflow: string;
+  action: "trigger" | "cancel";
+  /** Why: the missing field and where it was looked for, or the error the action met. */
+  reason: string;
+}
+
 /** Every event the engine emits, with its payload. */
 export interface EngineEvents {
   "workflow.triggered": [WorkflowTriggeredEvent];
@@ -77,6 +110,9 @@ export interface EngineEvents {
   "message.read": [MessageEvent];
   "message.interacted": [MessageEvent];
   "message.archived": [MessageEvent];
+  "schedule.fired": [ScheduleFiredEvent];
+  "schedule.skipped": [ScheduleSkippedEvent];
+  "source.skipped": [SourceSkippedEvent];
   error: [ErrorEvent];
 }
 

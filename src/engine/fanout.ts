@@ -57,6 +57,8 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
     cursor.index = 0;
   }
 
+  // A schedule's object recipient is notified itself; its subscribers are not (as Knock's).
+  if (run.trigger_source.type === "schedule") return;
   let created = 0;
   while (cursor.index < run.recipients.length) {
     if (cursor.stack.length === 0) {

@@ -33,10 +33,12 @@ import type {
   User,
   UserProperties,
 } from "../recipients/types.js";
+import type { Schedule } from "../scheduling/schedules.js";
 import {
   type MessageFilter,
   type RecipientKey,
   type RunFilter,
+  type ScheduleFilter,
   type StoredSubscription,
   TENANTS_COLLECTION,
   type TimeRange,
@@ -44,6 +46,7 @@ import {
 } from "../store/types.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
+import { listSchedules, type UserScheduleListParams } from "./schedules.js";
 
 /** A page of a list call. */
 export interface Page<T> {
@@ -312,6 +315,13 @@ export function usersNamespace(ctx: EngineContext) {
     /** The objects the user is subscribed to. */
     listSubscriptions(id: string, params?: PageParams): Promise<Page<Subscription>> {
       return listSubscriptionsOf(ctx, userKey(id), params);
+    },
+    /** The user's schedules (optionally of one workflow, or one tenant), oldest first. */
+    listSchedules(id: string, params?: UserScheduleListParams): Promise<Page<Schedule>> {
+      const filter: ScheduleFilter = { recipients: [userKey(id)] };
+      if (params?.workflow !== undefined) filter.workflow = params.workflow;
+      if (params?.tenant !== undefined) filter.tenant = params.tenant;
+      return listSchedules(ctx, filter, params);
     },
   };
 }

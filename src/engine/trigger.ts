@@ -57,7 +57,7 @@ const MAX_DATA_BYTES = 10 * 1024 * 1024;
 const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** @internal A trigger that passed validation. */
-interface ValidTrigger {
+export interface ValidTrigger {
   recipients: NormalizedRecipient[];
   actor: NormalizedRecipient | null;
   tenant: {
@@ -163,7 +163,15 @@ export async function triggerWorkflow(
   return { workflow_run_id: workflowRunId };
 }
 
-function validateParams(params: unknown, issues: ValidationIssue[]): ValidTrigger | null {
+/**
+ * @internal Validates trigger parameters (recipients, actor, tenant, data, cancellation key),
+ * pushing every problem to `issues`; null when `params` is not an object at all.
+ */
+export function validateParams(
+  params: unknown,
+  issues: ValidationIssue[],
+  maxRecipients = MAX_RECIPIENTS,
+): ValidTrigger | null {
   if (!isPlainObject(params)) {
     issues.push({
       field: "params",
@@ -178,13 +186,13 @@ function validateParams(params: unknown, issues: ValidationIssue[]): ValidTrigge
     issues.push({
       field: "recipients",
       type: "required",
-      message: `expected an array of 1 to ${MAX_RECIPIENTS} recipients, received ${describe(list)}`,
+      message: `expected an array of 1 to ${maxRecipients} recipients, received ${describe(list)}`,
     });
-  } else if (list.length === 0 || list.length > MAX_RECIPIENTS) {
+  } else if (list.length === 0 || list.length > maxRecipients) {
     issues.push({
       field: "recipients",
       type: "length",
-      message: `expected 1 to ${MAX_RECIPIENTS} recipients, received ${list.length}; split larger audiences into several triggers or subscribe them to an object`,
+      message: `expected 1 to ${maxRecipients} recipients, received ${list.length}; ${maxRecipients === MAX_RECIPIENTS ? "split larger audiences into several triggers or subscribe them to an object" : "split them over several calls"}`,
     });
   } else {
     list.forEach((item, i) => {
@@ -196,44 +204,8 @@ function validateParams(params: unknown, issues: ValidationIssue[]): ValidTrigge
   if (params.actor !== undefined && params.actor !== null)
     actor = normalizeRecipient(params.actor, "actor", issues);
 
-  let tenant: ValidTrigger["tenant"] = null;
-  const tenantInput = params.tenant;
-  if (typeof tenantInput === "string") {
-    if (checkId(tenantInput, "tenant", issues, "a tenant id"))
-      tenant = { id: tenantInput, patch: null, replacePreferences: null };
-  } else if (isPlainObject(tenantInput)) {
-    if (checkId(tenantInput.id, "tenant.id", issues, "a tenant id")) {
-      tenant = { id: tenantInput.id as string, ...tenantToPatch(tenantInput, "tenant", issues) };
-    }
-  } else if (tenantInput !== undefined && tenantInput !== null) {
-    issues.push({
-      field: "tenant",
-      type: "type",
-      message: `expected a tenant id or a tenant object with an id, received ${describe(tenantInput)}`,
-    });
-  }
-
-  let data: Record<string, unknown> = {};
-  if (params.data !== undefined && params.data !== null) {
-    if (!isPlainObject(params.data)) {
-      issues.push({
-        field: "data",
-        type: "type",
-        message: `expected a JSON object, received ${describe(params.data)}`,
-      });
-    } else {
-      const size = jsonSize(params.data, "data", issues);
-      if (size > MAX_DATA_BYTES) {
-        issues.push({
-          field: "data",
-          type: "size",
-          message: `expected at most 10 MB of data, received ${(size / 1024 / 1024).toFixed(1)} MB; store large content elsewhere and pass its id`,
-        });
-      } else {
-        data = JSON.parse(JSON.stringify(params.data)) as Record<string, unknown>;
-      }
-    }
-  }
+  const tenant = validateTenant(params.tenant, issues);
+  const data = validateData(params.data, issues);
 
   const cancellationKey = params.cancellation_key;
   if (
@@ -257,8 +229,54 @@ function validateParams(params: unknown, issues: ValidationIssue[]): ValidTrigge
   };
 }
 
-/** Upserts inline recipients, the actor and the tenant (a stub tenant when it does not exist). */
-async function identifyAll(ctx: EngineContext, trigger: ValidTrigger): Promise<void> {
+/** @internal Validates a trigger's `tenant`: an id, a tenant object with an id, or nothing. */
+export function validateTenant(
+  tenantInput: unknown,
+  issues: ValidationIssue[],
+): ValidTrigger["tenant"] {
+  let tenant: ValidTrigger["tenant"] = null;
+  if (typeof tenantInput === "string") {
+    if (checkId(tenantInput, "tenant", issues, "a tenant id"))
+      tenant = { id: tenantInput, patch: null, replacePreferences: null };
+  } else if (isPlainObject(tenantInput)) {
+    if (checkId(tenantInput.id, "tenant.id", issues, "a tenant id")) {
+      tenant = { id: tenantInput.id as string, ...tenantToPatch(tenantInput, "tenant", issues) };
+    }
+  } else if (tenantInput !== undefined && tenantInput !== null) {
+    issues.push({
+      field: "tenant",
+      type: "type",
+      message: `expected a tenant id or a tenant object with an id, received ${describe(tenantInput)}`,
+    });
+  }
+  return tenant;
+}
+
+/** @internal Validates trigger `data`: a JSON object of at most 10 MB (copied), or nothing (`{}`). */
+export function validateData(input: unknown, issues: ValidationIssue[]): Record<string, unknown> {
+  if (input === undefined || input === null) return {};
+  if (!isPlainObject(input)) {
+    issues.push({
+      field: "data",
+      type: "type",
+      message: `expected a JSON object, received ${describe(input)}`,
+    });
+    return {};
+  }
+  const size = jsonSize(input, "data", issues);
+  if (size > MAX_DATA_BYTES) {
+    issues.push({
+      field: "data",
+      type: "size",
+      message: `expected at most 10 MB of data, received ${(size / 1024 / 1024).toFixed(1)} MB; store large content elsewhere and pass its id`,
+    });
+    return {};
+  }
+  return JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+}
+
+/** @internal Upserts inline recipients, the actor and the tenant (a stub tenant when it does not exist). */
+export async function identifyAll(ctx: EngineContext, trigger: ValidTrigger): Promise<void> {
   const now = nowIso(ctx);
   // In order, so that a recipient listed twice ends with the later properties on every store.
   for (const recipient of [...trigger.recipients, ...(trigger.actor ? [trigger.actor] : [])]) {

@@ -13,6 +13,7 @@ import { explainConditions, readPath } from "../conditions/evaluate.js";
 import { cancellationApplies, cancelRun } from "../engine/cancel.js";
 import type { EngineContext } from "../engine/context.js";
 import { runJob } from "../engine/fanout.js";
+import { scheduleScope } from "../engine/schedules.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";
 import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
@@ -130,6 +131,11 @@ export async function processRun(
   state.preferences = resolvePreferences(state.preferenceSources, recipient);
   state.recipientScope = { ...state.recipientScope, preferences: state.preferences };
   if (run.subscription) state.recipientScope.subscription = run.subscription;
+  const scheduleId = run.trigger_source.schedule_id;
+  if (run.trigger_source.type === "schedule" && scheduleId) {
+    const schedule = await scheduleScope(ctx, scheduleId);
+    if (schedule) state.recipientScope.schedule = schedule;
+  }
 
   let version = run.version;
   if (run.status === "queued" && (await cancelledBeforeStart(state))) return;

@@ -43,6 +43,8 @@ import {
   type StoredBatch,
   type StoredCancellation,
   type StoredRecipient,
+  type StoredSchedule,
+  type StoredSource,
   type StoredSubscription,
   type ThrottleCount,
   USERS_COLLECTION,
@@ -577,6 +579,11 @@ interface MessageEntry {
   message: Message;
 }
 
+interface ScheduleEntry {
+  readonly seq: number;
+  schedule: StoredSchedule;
+}
+
 interface IdempotencyRecord {
   readonly fingerprint: string;
   readonly result: Record<string, unknown>;
@@ -636,6 +643,15 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   const throttles = new Map<string, ThrottleCount>();
   const cancellations = new Map<string, StoredCancellation[]>();
   const cancellationIndexKey = (workflow: string, key: string) => `${workflow}\u0000${key}`;
+
+  const schedules = new Map<string, ScheduleEntry>();
+  /** Schedule entries by sequence number - 1 (undefined once deleted). */
+  const schedulesBySeq: Array<ScheduleEntry | undefined> = [];
+  const allSchedules = new DenseSeqs(schedulesBySeq);
+  const schedulesByWorkflow = new Map<string, SeqIndex>();
+  const schedulesByRecipient = new Map<string, SeqIndex>();
+
+  const sources = new Map<string, StoredSource>();
 
   function writeBatch(batch: StoredBatch): StoredBatch {
     const frozen = freezeCopy(batch);
@@ -1184,6 +1200,98 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     listRunsByCancellationKey(workflow, cancellationKey, page) {
       const source = runsByCancellationKey.get(cancellationIndexKey(workflow, cancellationKey));
       return listPage(source ?? new SeqIndex(), "asc", page, (seq) => runsBySeq[seq - 1]?.run);
+    },
+
+    // ── Schedules ───────────────────────────────────────────────────────────────────────────
+
+    createSchedules(given) {
+      return given.map((input) => {
+        if (schedules.has(input.id)) return false;
+        const entry: ScheduleEntry = {
+          seq: schedulesBySeq.length + 1,
+          schedule: freezeCopy(input),
+        };
+        schedules.set(input.id, entry);
+        schedulesBySeq.push(entry);
+        indexAdd(schedulesByWorkflow, input.workflow, entry.seq);
+        indexAdd(schedulesByRecipient, refKey(input.recipient), entry.seq);
+        return true;
+      });
+    },
+
+    getSchedules(ids) {
+      return ids.map((id) => schedules.get(id)?.schedule ?? null);
+    },
+
+    updateSchedule(id, expectedVersion, patch) {
+      const entry = schedules.get(id);
+      if (!entry || entry.schedule.version !== expectedVersion) return null;
+      const previous = entry.schedule;
+      const next = freezeCopy({ ...previous, ...patch, id, version: expectedVersion + 1 });
+      if (next.workflow !== previous.workflow) {
+        indexDelete(schedulesByWorkflow, previous.workflow, entry.seq);
+        indexAdd(schedulesByWorkflow, next.workflow, entry.seq);
+      }
+      if (refKey(next.recipient) !== refKey(previous.recipient)) {
+        indexDelete(schedulesByRecipient, refKey(previous.recipient), entry.seq);
+        indexAdd(schedulesByRecipient, refKey(next.recipient), entry.seq);
+      }
+      entry.schedule = next;
+      return next;
+    },
+
+    deleteSchedules(ids) {
+      const deleted: StoredSchedule[] = [];
+      for (const id of ids) {
+        const entry = schedules.get(id);
+        if (!entry) continue;
+        schedules.delete(id);
+        schedulesBySeq[entry.seq - 1] = undefined;
+        indexDelete(schedulesByWorkflow, entry.schedule.workflow, entry.seq);
+        indexDelete(schedulesByRecipient, refKey(entry.schedule.recipient), entry.seq);
+        deleted.push(entry.schedule);
+      }
+      return deleted;
+    },
+
+    listSchedules(filter, page) {
+      const recipients = filter.recipients ? new Set(filter.recipients.map(keyOf)) : null;
+      const onlyRecipient =
+        recipients?.size === 1 ? schedulesByRecipient.get([...recipients][0]!) : null;
+      const source = smallest(
+        [
+          filter.workflow === undefined ? null : schedulesByWorkflow.get(filter.workflow),
+          recipients === null ? null : recipients.size === 0 ? undefined : onlyRecipient,
+        ],
+        allSchedules,
+      );
+      return listPage(source, "asc", page, (seq) => {
+        const schedule = schedulesBySeq[seq - 1]?.schedule;
+        if (!schedule) return undefined;
+        if (filter.workflow !== undefined && schedule.workflow !== filter.workflow)
+          return undefined;
+        if (filter.tenant !== undefined && schedule.tenant !== filter.tenant) return undefined;
+        if (recipients !== null && !recipients.has(refKey(schedule.recipient))) return undefined;
+        return schedule;
+      });
+    },
+
+    // ── Sources ─────────────────────────────────────────────────────────────────────────────
+
+    putSource(key, definition, now) {
+      const current = sources.get(key);
+      const source = freezeCopy({
+        key,
+        definition,
+        inserted_at: current?.inserted_at ?? now,
+        updated_at: now,
+      });
+      sources.set(key, source);
+      return source;
+    },
+
+    getSource(key) {
+      return sources.get(key) ?? null;
     },
   };
 }

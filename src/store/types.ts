@@ -2,7 +2,7 @@
  * The `Store` contract: where every fact of crier lives.
  *
  * A store keeps recipients, subscriptions, workflows, runs and their logs, messages, idempotency
- * records and once-only claims. The engine holds no state of its own between jobs: any process with
+ * records and once-only claims, batches, throttle windows, cancellations, schedules and sources. The engine holds no state of its own between jobs: any process with
  * the same store (and queue) can pick up any run.
  *
  * Rules every implementation follows:
@@ -21,6 +21,8 @@
  * @module
  */
 import type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "../messages/types.js";
+import type { RecipientReference } from "../recipients/types.js";
+import type { RepeatRule } from "../scheduling/repeat.js";
 import type {
   RunEvent,
   RunStatus,
@@ -244,6 +246,46 @@ export interface ThrottleCount {
   window_ends_at: string;
 }
 
+/** A schedule as a store keeps it: when to trigger a workflow for one recipient. */
+export interface StoredSchedule {
+  id: string;
+  workflow: string;
+  recipient: RecipientReference;
+  actor: RecipientReference | null;
+  tenant: string | null;
+  data: Record<string, unknown>;
+  /** The repeat rules; empty for a one-off schedule (which fires once, at `scheduled_at`). */
+  repeats: RepeatRule[];
+  /** The start of a recurring schedule, or the instant of a one-off. */
+  scheduled_at: string | null;
+  /** No occurrence after this instant. */
+  ending_at: string | null;
+  last_occurrence_at: string | null;
+  /** The occurrence the schedule waits for; null when it will not fire again. */
+  next_occurrence_at: string | null;
+  /** Bumped on every write; writes name the version they read (compare-and-set). */
+  version: number;
+  inserted_at: string;
+  updated_at: string;
+}
+
+/** Filters of `listSchedules`. Every given filter must match. */
+export interface ScheduleFilter {
+  workflow?: string;
+  /** Schedules of any of these recipients. */
+  recipients?: RecipientKey[];
+  tenant?: string;
+}
+
+/** A source's mapping of incoming events to actions, as a store keeps it. */
+export interface StoredSource {
+  key: string;
+  /** The definition as given to `sources.set` (validated). */
+  definition: Record<string, unknown>;
+  inserted_at: string;
+  updated_at: string;
+}
+
 /**
  * Where crier keeps its state. See the module documentation for the rules every method follows.
  */
@@ -444,6 +486,47 @@ export interface Store {
     cancellationKey: string,
     page: PageRequest,
   ): MaybePromise<PageResult<WorkflowRecipientRun>>;
+
+  // ── Schedules ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * **Atomic per schedule, idempotent.** Stores each schedule unless one with its id exists.
+   * Returns, in order, whether each was created.
+   */
+  createSchedules(schedules: readonly StoredSchedule[]): MaybePromise<boolean[]>;
+  /** Many schedules at once, in the order asked, null where missing. */
+  getSchedules(ids: readonly string[]): MaybePromise<Array<StoredSchedule | null>>;
+  /**
+   * **Atomic compare-and-set.** When the schedule's `version` equals `expectedVersion`, applies
+   * `patch` and sets `version` to `expectedVersion + 1`, returning the updated schedule; otherwise
+   * (or when it is missing) changes nothing and returns null.
+   */
+  updateSchedule(
+    id: string,
+    expectedVersion: number,
+    patch: Partial<Omit<StoredSchedule, "id" | "version" | "inserted_at">>,
+  ): MaybePromise<StoredSchedule | null>;
+  /** **Atomic.** Deletes the schedules; returns the ones that existed, in the order asked. */
+  deleteSchedules(ids: readonly string[]): MaybePromise<StoredSchedule[]>;
+  /** Schedules matching the filter, in the order they were created (oldest first). */
+  listSchedules(
+    filter: ScheduleFilter,
+    page: PageRequest,
+  ): MaybePromise<PageResult<StoredSchedule>>;
+
+  // ── Sources ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * **Atomic.** Stores (or replaces) a source's definition; `inserted_at` is kept on a
+   * replacement. Returns the stored source.
+   */
+  putSource(
+    key: string,
+    definition: Record<string, unknown>,
+    now: string,
+  ): MaybePromise<StoredSource>;
+  /** The source, or null. */
+  getSource(key: string): MaybePromise<StoredSource | null>;
 
   /** Releases connections and timers. The store is not used after this. */
   close?(): MaybePromise<void>;

@@ -3,7 +3,12 @@
  * with overridable fields.
  */
 import type { Message } from "../../messages/types.js";
-import type { BatchAppend, BatchItem, StoredCancellation } from "../../store/types.js";
+import type {
+  BatchAppend,
+  BatchItem,
+  StoredCancellation,
+  StoredSchedule,
+} from "../../store/types.js";
 import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../../workflows/run-types.js";
 import type { WorkflowInput } from "../../workflows/types.js";
 
@@ -176,6 +181,28 @@ export function cancellationFixture(
     recipients: null,
     cancelled_at: at(0),
     expires_at: at(3600),
+    ...overrides,
+  };
+}
+
+/** @internal A daily 09:00 schedule of "welcome" for a user, with every field filled. */
+export function scheduleFixture(
+  overrides: Partial<StoredSchedule> & { id: string },
+): StoredSchedule {
+  return {
+    workflow: "welcome",
+    recipient: "u1",
+    actor: null,
+    tenant: null,
+    data: { edition: "morning" },
+    repeats: [{ frequency: "daily", hours: 9 }],
+    scheduled_at: null,
+    ending_at: null,
+    last_occurrence_at: null,
+    next_occurrence_at: at(3600),
+    version: 0,
+    inserted_at: at(0),
+    updated_at: at(0),
     ...overrides,
   };
 }

@@ -23,6 +23,7 @@ import {
   workflowRunFixture,
 } from "./fixtures.js";
 import { flowControlTests } from "./store-flow.js";
+import { scheduleTests } from "./store-schedules.js";
 import { vitestApi } from "./vitest.js";
 
 /** Options of {@link testStore}. */
@@ -66,8 +67,9 @@ async function allPages<T>(
 /**
  * Registers a vitest suite that checks a {@link Store} against every guarantee of its contract:
  * merge semantics, prototype safety, paging with stable cursors, workflow versioning, compare-and-set
- * runs, idempotent creates, every list filter, once-only records, atomicity under concurrent calls,
- * and that a store never keeps a reference to a value it was given.
+ * runs and schedules, idempotent creates, every list filter, once-only records, batches,
+ * throttles, cancellations, sources, atomicity under concurrent calls, and that a store never
+ * keeps a reference to a value it was given.
  *
  * Each test gets a fresh store from `factory` and closes it afterwards (when it has `close`).
  *
@@ -1623,5 +1625,6 @@ export function testStore(
     });
 
     flowControlTests(vitestApi("testStore"), () => store);
+    scheduleTests(vitestApi("testStore"), () => store);
   });
 }
