@@ -6,12 +6,13 @@
  */
 
 import { describe } from "../_internal/describe.js";
+import { uuidV4 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
 import { InvalidParamsError, type ValidationIssue, WorkflowNotFoundError } from "../errors.js";
 import { normalizeRecipient, refToKey, sameKey } from "../recipients/identify.js";
 import type { RecipientReference } from "../recipients/types.js";
 import type { RecipientKey, StoredCancellation } from "../store/types.js";
-import type { WorkflowRecipientRun } from "../workflows/run-types.js";
+import type { WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
 
 /** Parameters of `workflows.cancel`. */
@@ -78,6 +79,7 @@ export async function cancelWorkflow(
 
   const now = ctx.clock.now();
   const cancellation: StoredCancellation = {
+    id: uuidV4(),
     workflow,
     cancellation_key: cancellationKey as string,
     recipients,
@@ -101,13 +103,17 @@ export async function cancelWorkflow(
   } while (after);
 }
 
-/** @internal True when a stored cancellation applies to a run of a trigger made at `triggeredAt`. */
+/**
+ * @internal True when a stored cancellation applies to a run of `workflowRun`: the trigger did not
+ * see it (it was stored after the trigger looked, even within the same millisecond), and it
+ * names the run's recipient or every recipient.
+ */
 export function cancellationApplies(
   cancellation: StoredCancellation,
   run: WorkflowRecipientRun,
-  triggeredAt: string,
+  workflowRun: WorkflowRun,
 ): boolean {
-  if (Date.parse(cancellation.cancelled_at) < Date.parse(triggeredAt)) return false;
+  if (workflowRun.prior_cancellations?.includes(cancellation.id)) return false;
   return (
     cancellation.recipients === null ||
     cancellation.recipients.some((r) => sameKey(r, refToKey(run.recipient)))

@@ -130,6 +130,10 @@ export async function triggerWorkflow(
   try {
     await identifyAll(ctx, valid);
     const now = nowIso(ctx);
+    // Cancellations already made with this key came before this trigger: they never cancel it.
+    const prior = valid.cancellationKey
+      ? (await ctx.store.getCancellations(key, valid.cancellationKey, now)).map((c) => c.id)
+      : [];
     const run: WorkflowRun = {
       id: workflowRunId,
       workflow: key,
@@ -140,6 +144,7 @@ export async function triggerWorkflow(
       data: valid.data,
       cancellation_key: valid.cancellationKey,
       trigger_source: { ...source, cancellation_key: valid.cancellationKey },
+      ...(prior.length > 0 ? { prior_cancellations: prior } : {}),
       inserted_at: now,
     };
     await ctx.store.createWorkflowRun(run);

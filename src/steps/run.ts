@@ -315,8 +315,7 @@ async function cancelledBeforeStart(state: RunState): Promise<boolean> {
     key,
     state.now.toISOString(),
   );
-  if (!cancellations.some((c) => cancellationApplies(c, run, workflowRun.inserted_at)))
-    return false;
+  if (!cancellations.some((c) => cancellationApplies(c, run, workflowRun))) return false;
   return cancelRun(ctx, run);
 }
 

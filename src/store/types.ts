@@ -230,6 +230,8 @@ export interface BatchAppendResult {
 
 /** A cancellation, kept so that runs created after it from earlier triggers are cancelled too. */
 export interface StoredCancellation {
+  /** Unique per cancellation: a trigger records the ids it saw, which do not apply to it. */
+  id: string;
   workflow: string;
   cancellation_key: string;
   /** Only these recipients, or every one (null). */

@@ -12,8 +12,12 @@ export type RunStatus = "queued" | "processing" | "paused" | "completed" | "canc
 export interface TriggerSource {
   type: "api" | "schedule" | "workflow_step" | "integration" | "broadcast" | "audience";
   cancellation_key?: string | null;
+  /** For `schedule`: the schedule that fired. */
   schedule_id?: string;
+  /** For `integration`: the source key of `sources.receive`… */
   source_key?: string;
+  /** …and the event name that was received. */
+  source_event?: string;
   parent_workflow_recipient_run_id?: string;
 }
 
@@ -59,6 +63,11 @@ export interface WorkflowRun {
   data: Record<string, unknown>;
   cancellation_key: string | null;
   trigger_source: TriggerSource;
+  /**
+   * Ids of the cancellations of its cancellation key that existed when it was triggered: they
+   * came before the trigger, so they never cancel its runs. Absent when there were none.
+   */
+  prior_cancellations?: string[];
   inserted_at: string;
 }
 

@@ -442,6 +442,16 @@ describe("cancellation", () => {
     expect(t.outbox).toHaveLength(1);
   });
 
+  it("never cancels a trigger made after the cancel, even within the same instant", async () => {
+    const { t } = engine([delayed]);
+    await t.workflows.trigger("reminder", { recipients: [user("a")], cancellation_key: "k" });
+    await t.workflows.cancel("reminder", { cancellation_key: "k" });
+    // Same virtual millisecond: only the order of the calls tells them apart.
+    await t.workflows.trigger("reminder", { recipients: [user("b")], cancellation_key: "k" });
+    await t.clock.advance("2h");
+    expect(t.outbox.map((m) => m.recipient_ref)).toEqual(["b"]);
+  });
+
   it("removes a cancelled activity from its batch without closing the window", async () => {
     const { t } = engine([
       {

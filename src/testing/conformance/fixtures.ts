@@ -176,6 +176,7 @@ export function cancellationFixture(
   overrides: Partial<StoredCancellation> = {},
 ): StoredCancellation {
   return {
+    id: `c-${overrides.cancelled_at ?? at(0)}-${overrides.workflow ?? "welcome"}`,
     workflow: "welcome",
     cancellation_key: "order-1",
     recipients: null,
