@@ -45,6 +45,15 @@ export type {
 } from "./engine/namespaces.js";
 export type { DeliveryRetryOptions, EngineOptions } from "./engine/options.js";
 export type { ScheduleListParams, UserScheduleListParams } from "./engine/schedules.js";
+export type {
+  ReceiveOptions,
+  ReceiveResult,
+  Source,
+  SourceAction,
+  SourceCancelAction,
+  SourceDefinition,
+  SourceTriggerAction,
+} from "./engine/sources.js";
 export type { TriggerOptions, TriggerParams, TriggerResult } from "./engine/trigger.js";
 export {
   CrierError,

@@ -31,6 +31,7 @@ import {
 } from "./namespaces.js";
 import type { EngineOptions } from "./options.js";
 import { processScheduleFire, schedulesNamespace } from "./schedules.js";
+import { sourcesNamespace } from "./sources.js";
 import {
   type TriggerOptions,
   type TriggerParams,
@@ -81,6 +82,8 @@ export interface Engine {
   readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
   /** Schedules: workflows triggered on repeat rules in each recipient's timezone, or once. */
   readonly schedules: ReturnType<typeof schedulesNamespace>;
+  /** Sources: events from other systems mapped to workflow triggers and cancellations. */
+  readonly sources: ReturnType<typeof sourcesNamespace>;
   /** Listens to an event (see {@link EngineEvents}); a listener that throws is reported as `error`. */
   on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this;
   /** Listens to the next occurrence of an event only. */
@@ -161,6 +164,7 @@ export class CrierEngine implements Engine {
   readonly messages: ReturnType<typeof messagesNamespace>;
   readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
   readonly schedules: ReturnType<typeof schedulesNamespace>;
+  readonly sources: ReturnType<typeof sourcesNamespace>;
   /** @internal */
   readonly context: EngineContext;
   #closed = false;
@@ -279,6 +283,7 @@ export class CrierEngine implements Engine {
     this.messages = messagesNamespace(ctx);
     this.workflowRecipientRuns = runsNamespace(ctx);
     this.schedules = schedulesNamespace(ctx, registry);
+    this.sources = sourcesNamespace(ctx);
   }
 
   on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this {
