@@ -1,0 +1,99 @@
+/**
+ * Shared helpers of the benchmark scenarios. Every scenario is a script run in its own process
+ * (so that memory figures are its own) that prints one `RESULT <json>` line.
+ */
+
+/** A scenario's outcome, as `run.ts` collects it. */
+export interface ScenarioResult {
+  scenario: string;
+  /** What crier measured, by name (units in the name: `runs_per_s`, `p99_ms`, …). */
+  figures: Record<string, number>;
+  /** The baseline measured in the same run, by name, when the scenario has one. */
+  baseline?: Record<string, number>;
+  /** crier's figure divided by the baseline's, when there is one. */
+  ratio?: number;
+  /** Each target, whether it was met, and the figure it was checked against. */
+  targets: Array<{ target: string; met: boolean }>;
+  /** Checks that the work was done right (all runs completed, every message correct). */
+  checks: Array<{ check: string; ok: boolean }>;
+  notes?: string[];
+}
+
+/** Prints the result for `run.ts` (and a readable summary for a person running one scenario). */
+export function report(result: ScenarioResult): void {
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+/** Milliseconds since `start` (a `performance.now()` reading). */
+export function since(start: number): number {
+  return performance.now() - start;
+}
+
+/** Forces a full garbage collection when the process runs with --expose-gc (run.ts does). */
+export function collect(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+}
+
+/** Heap used after a full collection, in bytes. */
+export function heapUsed(): number {
+  collect();
+  return process.memoryUsage().heapUsed;
+}
+
+/** The process's peak resident set size so far, in MB. */
+export function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** The `p`-th percentile (0–100) of `values` (sorted in place). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  values.sort((a, b) => a - b);
+  const index = Math.min(values.length - 1, Math.max(0, Math.ceil((p / 100) * values.length) - 1));
+  return values[index] as number;
+}
+
+/** Rounds for display and JSON: 3 significant digits below 100, integers above. */
+export function round(value: number): number {
+  if (!Number.isFinite(value)) return value;
+  return Math.abs(value) >= 100 ? Math.round(value) : Number(value.toPrecision(3));
+}
+
+/** Waits `ms` of real time. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs `file` (a benchmark script) in a fresh Node process with `args`, and returns the JSON of
+ * the last `PART <json>` line it printed. Used where a figure (peak RSS) must be a process's own.
+ */
+export async function runPart<T>(file: string, args: string[]): Promise<T> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [...process.execArgv, file, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: process.env,
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    out += chunk;
+  });
+  const code: number = await new Promise((resolve) => child.on("close", resolve));
+  const line = out
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith("PART "));
+  if (code !== 0 || !line)
+    throw new Error(`${file} ${args.join(" ")} failed (exit ${code}):\n${out}`);
+  return JSON.parse(line.slice(5)) as T;
+}
+
+/** Prints a part's figures for {@link runPart}. */
+export function part(figures: Record<string, unknown>): void {
+  process.stdout.write(`PART ${JSON.stringify(figures)}\n`);
+}

@@ -1,0 +1,56 @@
+/**
+ * In-memory throughput: 100 triggers x 1,000 recipients through the benchmark workflow (a
+ * condition, preferences, an in-app and an email step), recipient runs per second until idle.
+ * Baseline: p-queue running as many no-op tasks at the engine queue's concurrency (32).
+ */
+import PQueue from "p-queue";
+import { createEngine } from "../../src/index.js";
+import { report, round, since } from "../lib.js";
+import { benchChannels, benchWorkflow, seedRecipients } from "../workload.js";
+
+const TRIGGERS = Number(process.env.BENCH_TRIGGERS ?? 100);
+const RECIPIENTS = 1000;
+const CONCURRENCY = 32;
+const total = TRIGGERS * RECIPIENTS;
+
+let sent = 0;
+const engine = createEngine({
+  workflows: [benchWorkflow],
+  channels: benchChannels(() => {
+    sent++;
+  }),
+});
+const ids = await seedRecipients(engine, RECIPIENTS);
+
+const start = performance.now();
+for (let i = 0; i < TRIGGERS; i++) {
+  await engine.workflows.trigger("bench", { recipients: ids, data: { message: `update ${i}` } });
+}
+await engine.idle();
+const elapsed = since(start);
+const runsPerSecond = total / (elapsed / 1000);
+const completed = (await engine.workflowRecipientRuns.list({ status: ["completed"], page_size: 1 }))
+  .entries.length;
+await engine.close();
+
+const queue = new PQueue({ concurrency: CONCURRENCY });
+const baselineStart = performance.now();
+for (let i = 0; i < total; i++) queue.add(async () => {});
+await queue.onIdle();
+const noopPerSecond = total / (since(baselineStart) / 1000);
+const ratio = runsPerSecond / noopPerSecond;
+
+report({
+  scenario: "in-memory throughput",
+  figures: { runs: total, runs_per_s: round(runsPerSecond), elapsed_ms: round(elapsed) },
+  baseline: { pqueue_noop_per_s: round(noopPerSecond) },
+  ratio: round(ratio),
+  targets: [
+    { target: ">= 50,000 runs/s", met: runsPerSecond >= 50_000 },
+    { target: ">= 0.25 x p-queue no-op rate", met: ratio >= 0.25 },
+  ],
+  checks: [
+    { check: `${total} emails sent`, ok: sent === total },
+    { check: "runs completed", ok: completed === 1 },
+  ],
+});
