@@ -3,11 +3,16 @@
  */
 import { Liquid, type Template } from "liquidjs";
 import { isPlainObject } from "../_internal/merge.js";
+import { readOwn } from "../conditions/path.js";
 import type { ValidationIssue } from "../errors.js";
 
-/** @internal A template tree: strings parsed into Liquid templates, other values kept. */
+/**
+ * @internal A template tree: strings parsed into Liquid templates, other values kept. A Liquid
+ * string made only of text and plain `{{ a.b.c }}` outputs also carries `parts` (text, and paths
+ * as property names), which render without Liquid's interpreter and give exactly its output.
+ */
 export type CompiledTemplate =
-  | { kind: "liquid"; source: string; templates: Template[] }
+  | { kind: "liquid"; source: string; templates: Template[]; parts?: Array<string | string[]> }
   | { kind: "static"; value: unknown }
   | { kind: "array"; items: CompiledTemplate[] }
   | { kind: "object"; entries: Array<[string, CompiledTemplate]> };
@@ -33,7 +38,11 @@ export function compileTemplate(
   if (typeof value === "string") {
     if (!value.includes("{{") && !value.includes("{%")) return { kind: "static", value };
     try {
-      return { kind: "liquid", source: value, templates: liquid.parse(value) };
+      const templates = liquid.parse(value);
+      const parts = plainParts(value);
+      return parts
+        ? { kind: "liquid", source: value, templates, parts }
+        : { kind: "liquid", source: value, templates };
     } catch (error) {
       issues.push({
         field,
@@ -67,7 +76,9 @@ export function renderTemplate(liquid: Liquid, template: CompiledTemplate, scope
     case "static":
       return template.value;
     case "liquid":
-      return liquid.renderSync(template.templates, scope);
+      return template.parts
+        ? renderParts(template.parts, scope)
+        : liquid.renderSync(template.templates, scope);
     case "array":
       return template.items.map((item) => renderTemplate(liquid, item, scope));
     case "object": {
@@ -76,4 +87,65 @@ export function renderTemplate(liquid: Liquid, template: CompiledTemplate, scope
       return out;
     }
   }
+}
+
+/** `{{ name.name… }}` with nothing but property names: no filters, brackets or trimming. */
+const PLAIN_OUTPUT = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}/g;
+/** Names Liquid reads specially (sizes, ends of arrays) or as literals: left to Liquid itself. */
+const SPECIAL_NAMES = new Set([
+  "size",
+  "first",
+  "last",
+  "nil",
+  "null",
+  "empty",
+  "blank",
+  "true",
+  "false",
+]);
+
+/**
+ * The text and property paths of a template made only of text and plain outputs, or null when it
+ * uses anything else (tags, filters, brackets, whitespace control, special names).
+ */
+function plainParts(source: string): Array<string | string[]> | null {
+  if (source.includes("{%")) return null;
+  const parts: Array<string | string[]> = [];
+  let last = 0;
+  for (const match of source.matchAll(PLAIN_OUTPUT)) {
+    const path = (match[1] as string).split(".");
+    if (path.some((name) => SPECIAL_NAMES.has(name))) return null;
+    if (match.index > last) parts.push(source.slice(last, match.index));
+    parts.push(path);
+    last = match.index + match[0].length;
+  }
+  if (last < source.length) parts.push(source.slice(last));
+  // Any `{{` left in the text is an output the pattern did not accept.
+  if (parts.some((part) => typeof part === "string" && part.includes("{{"))) return null;
+  return parts;
+}
+
+/** Liquid's output of a value: strings as they are, nothing for nil, arrays joined, else String(). */
+function stringify(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.map(stringify).join("");
+  return String(value);
+}
+
+function renderParts(parts: ReadonlyArray<string | string[]>, scope: object): string {
+  let out = "";
+  for (const part of parts) {
+    if (typeof part === "string") {
+      out += part;
+      continue;
+    }
+    let value: unknown = scope;
+    for (const name of part) {
+      if (value === null || value === undefined) break;
+      value = readOwn(value, name);
+    }
+    out += stringify(value);
+  }
+  return out;
 }
