@@ -23,6 +23,7 @@ import {
   workflowRunFixture,
 } from "./fixtures.js";
 import { flowControlTests } from "./store-flow.js";
+import { feedStoreTests } from "./store-messages.js";
 import { vitestApi } from "./vitest.js";
 
 /** Options of {@link testStore}. */
@@ -1623,5 +1624,6 @@ export function testStore(
     });
 
     flowControlTests(vitestApi("testStore"), () => store);
+    feedStoreTests(vitestApi("testStore"), () => store);
   });
 }
