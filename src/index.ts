@@ -26,7 +26,10 @@ export type {
   EngineEventName,
   EngineEvents,
   ErrorEvent,
+  FeedChangedEvent,
+  FeedMeta,
   MessageEvent,
+  MessageEventName,
   RunEventBase,
   RunStatusEvent,
   StepSkippedEvent,
@@ -52,6 +55,8 @@ export {
   WorkflowInactiveError,
   WorkflowNotFoundError,
 } from "./errors.js";
+export type { BatchMessageIds, InteractedOptions } from "./messages/engagement.js";
+export type { FeedBlock, FeedItem, FeedListParams, FeedPage } from "./messages/feed.js";
 export type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "./messages/types.js";
 export type {
   ChannelSetting,
@@ -78,8 +83,11 @@ export type {
 export { type Clock, systemClock, type TimerHandle } from "./scheduling/clock.js";
 export { memoryStore } from "./store/memory.js";
 export type {
+  EngagementResult,
+  EngagementUpdate,
   IdempotencyClaim,
   MaybePromise,
+  MessageCounts,
   MessageFilter,
   PageRequest,
   PageResult,
