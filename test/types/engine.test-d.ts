@@ -56,6 +56,7 @@ describe("engine types", () => {
     >();
     engine.on("feed.changed", (event) => expectTypeOf(event).toEqualTypeOf<FeedChangedEvent>());
     engine.on("message.unarchived", (event) => expectTypeOf(event).toEqualTypeOf<MessageEvent>());
+    expectTypeOf(engine.explain("run-id")).toEqualTypeOf<Promise<string>>();
   });
 
   it("keeps literal keys and refs of a defined workflow, and rejects unknown step types", () => {
