@@ -375,6 +375,23 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
     });
     if (updated)
       emitMessage(ctx, "message.undelivered", updated, "channel or run no longer exists");
+    // The run's log says why its message was given up on (when the run is still there).
+    if (run) {
+      const error = channel
+        ? "its workflow run no longer exists"
+        : `channel "${message.channel_id}" is no longer configured`;
+      await ctx.store.appendRunEvents(run.id, [
+        {
+          event: "message_undelivered",
+          status: "error",
+          step_ref: message.source.step_ref,
+          step_type: "channel",
+          attempt,
+          data: { message_id: id, error, attempts: message.attempts },
+          inserted_at: at,
+        },
+      ]);
+    }
     return;
   }
   const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { processDeliver } from "../../src/channels/execute.js";
+import type { EngineContext } from "../../src/engine/context.js";
 import { InvalidParamsError, NotFoundError, type WorkflowInput } from "../../src/index.js";
 import { createTestEngine, type TestEngine } from "../../src/testing/index.js";
 
@@ -204,6 +206,24 @@ describe("engine.explain", () => {
     const cancelled = (await explainAll("digest")).at(-1);
     expect(cancelled).toContain("status: cancelled");
     expect(cancelled).toContain("run cancelled (cancellation_key c2)");
+  });
+
+  it("logs a retry given up on because its channel is no longer configured", async () => {
+    const t = engine(5);
+    await t.users.update("ada", { email: "ada@example.com" });
+    await t.workflows.trigger("onboarding", { recipients: ["ada"] });
+    await t.clock.advance("1h");
+    const [email] = (await t.messages.list({ channel_id: "email" })).items;
+    // The engine restarted without the email channel while the retry was queued.
+    const ctx = (t as unknown as { context: EngineContext }).context;
+    await processDeliver(
+      { ...ctx, channels: new Map(), channelFallback: undefined },
+      { message_id: email?.id as string, attempt: 2 },
+    );
+    expect((await t.messages.get(email?.id as string)).status).toBe("undelivered");
+    expect(await t.explain(email?.source.workflow_recipient_run_id as string)).toContain(
+      `[error] step email_1: message ${email?.id} undelivered after 1 attempts: channel "email" is no longer configured`,
+    );
   });
 
   it("rejects an unknown run id and a malformed one", async () => {
