@@ -125,11 +125,11 @@ export interface EngineEvents {
   "message.seen": [MessageEvent];
   "message.read": [MessageEvent];
   "message.interacted": [MessageEvent];
-  "message.archived": [MessageEvent];
   "message.unseen": [MessageEvent];
   "message.unread": [MessageEvent];
   "message.unarchived": [MessageEvent];
   "feed.changed": [FeedChangedEvent];
+  "message.archived": [MessageEvent];
   error: [ErrorEvent];
 }
 

@@ -39,6 +39,7 @@ import type {
 import {
   type MessageFilter,
   type RecipientKey,
+  type RunFilter,
   type StoredSubscription,
   TENANTS_COLLECTION,
   type TimeRange,
@@ -315,10 +316,6 @@ export function usersNamespace(ctx: EngineContext) {
     listMessages(id: string, params?: MessageListParams): Promise<MessagePage> {
       return listMessages(ctx, { recipient: userKey(id) }, params);
     },
-    /** The objects the user is subscribed to. */
-    listSubscriptions(id: string, params?: PageParams): Promise<Page<Subscription>> {
-      return listSubscriptionsOf(ctx, userKey(id), params);
-    },
     /** The user's in-app feeds. */
     feeds: {
       /**
@@ -328,6 +325,10 @@ export function usersNamespace(ctx: EngineContext) {
       listItems(userId: string, channelKey: string, params?: FeedListParams): Promise<FeedPage> {
         return listFeedItems(ctx, userId, channelKey, params);
       },
+    },
+    /** The objects the user is subscribed to. */
+    listSubscriptions(id: string, params?: PageParams): Promise<Page<Subscription>> {
+      return listSubscriptionsOf(ctx, userKey(id), params);
     },
   };
 }
@@ -547,7 +548,8 @@ export function runsNamespace(ctx: EngineContext) {
   return {
     /** Recipient runs matching the filters, newest first (without `events`). */
     async list(params?: RunListParams): Promise<Page<WorkflowRecipientRun>> {
-      const { filter, request } = toRunFilter(params);
+      const filter: RunFilter = {};
+      const { request } = toRunFilter(params, filter);
       const page = await ctx.store.listRecipientRuns(filter, request);
       return {
         entries: page.items.map((run) => cloneJson(run)),

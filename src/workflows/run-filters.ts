@@ -29,12 +29,17 @@ const KNOWN = [
   "ending_at",
 ];
 
-/** @internal Validates `workflowRecipientRuns.list` parameters; throws InvalidParamsError naming each problem. */
-export function toRunFilter(params: unknown): { filter: RunFilter; request: PageRequest } {
+/**
+ * @internal Validates `workflowRecipientRuns.list` parameters into `filter` and a page request;
+ * throws InvalidParamsError naming each problem.
+ */
+export function toRunFilter(
+  params: unknown,
+  filter: RunFilter,
+): { filter: RunFilter; request: PageRequest } {
   const p = new ParamChecker(params);
   p.known(KNOWN);
   const request = p.page();
-  const filter: RunFilter = {};
   const workflow = p.string("workflow", "a workflow key");
   if (workflow) filter.workflow = workflow;
   const status = p.listOf("status", RUN_STATUSES);

@@ -22,8 +22,8 @@ import {
   workflowFixture,
   workflowRunFixture,
 } from "./fixtures.js";
+import { feedStoreTests } from "./store-feed.js";
 import { flowControlTests } from "./store-flow.js";
-import { feedStoreTests } from "./store-messages.js";
 import { vitestApi } from "./vitest.js";
 
 /** Options of {@link testStore}. */
@@ -1515,6 +1515,8 @@ export function testStore(
       });
     });
 
+    feedStoreTests(vitestApi("testStore"), () => store);
+
     // ── Once-only records ───────────────────────────────────────────────────────────────────
 
     describe("idempotency keys and once-only claims", () => {
@@ -1624,6 +1626,5 @@ export function testStore(
     });
 
     flowControlTests(vitestApi("testStore"), () => store);
-    feedStoreTests(vitestApi("testStore"), () => store);
   });
 }
