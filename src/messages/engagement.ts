@@ -78,8 +78,10 @@ function checkIds(value: unknown, field: string, issues: ValidationIssue[]): str
 /** Reads the messages of `ids` (deduplicated), throwing NotFoundError for any missing, before anything changes. */
 async function requireMessages(ctx: EngineContext, ids: readonly string[]): Promise<void> {
   const unique = [...new Set(ids)];
-  const found = await Promise.all(unique.map((id) => ctx.store.getMessage(id)));
-  const missing = unique.filter((_, i) => !found[i]);
+  // One list call (the store finds messages by id through an index) rather than one read per id.
+  const page = await ctx.store.listMessages({ message_ids: unique }, { limit: unique.length });
+  const found = new Set(page.items.map((message) => message.id));
+  const missing = unique.filter((id) => !found.has(id));
   if (missing.length === 0) return;
   const [first, ...others] = missing;
   const shown = others.slice(0, 5).map((id) => `"${id}"`);
