@@ -26,7 +26,10 @@ export type {
   EngineEventName,
   EngineEvents,
   ErrorEvent,
+  FeedChangedEvent,
+  FeedMeta,
   MessageEvent,
+  MessageEventName,
   RunEventBase,
   RunStatusEvent,
   ScheduleFiredEvent,
@@ -65,6 +68,8 @@ export {
   WorkflowInactiveError,
   WorkflowNotFoundError,
 } from "./errors.js";
+export type { BatchMessageIds, InteractedOptions } from "./messages/engagement.js";
+export type { FeedBlock, FeedItem, FeedListParams, FeedPage } from "./messages/feed.js";
 export type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "./messages/types.js";
 export type {
   ChannelSetting,
@@ -102,8 +107,11 @@ export type {
   BatchAppend,
   BatchAppendResult,
   BatchItem,
+  EngagementResult,
+  EngagementUpdate,
   IdempotencyClaim,
   MaybePromise,
+  MessageCounts,
   MessageFilter,
   PageRequest,
   PageResult,

@@ -8,6 +8,8 @@
 import { uuidV5 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
 import type { EngineContext } from "../engine/context.js";
+import type { MessageEventName } from "../engine/events.js";
+import { feedChanged } from "../messages/feed.js";
 import type { Message, MessageDeliveryStatus } from "../messages/types.js";
 import { evaluatePreferences, explainBlock } from "../preferences/evaluate.js";
 import type { JobData, JobInput } from "../queue/types.js";
@@ -323,8 +325,10 @@ async function attemptDelivery(
     provider_message_id: result?.provider_message_id ?? null,
     updated_at: at,
   });
-  if (updated)
+  if (updated) {
     emitMessage(ctx, status === "delivered" ? "message.delivered" : "message.sent", updated);
+    if (status === "delivered") await feedChanged(ctx, [updated], "message.delivered");
+  }
   return [entry(status === "delivered" ? "message_delivered" : "message_sent", "ok", {})];
 }
 
@@ -407,6 +411,23 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
     });
     if (updated)
       emitMessage(ctx, "message.undelivered", updated, "channel or run no longer exists");
+    // The run's log says why its message was given up on (when the run is still there).
+    if (run) {
+      const error = channel
+        ? "its workflow run no longer exists"
+        : `channel "${message.channel_id}" is no longer configured`;
+      await ctx.store.appendRunEvents(run.id, [
+        {
+          event: "message_undelivered",
+          status: "error",
+          step_ref: message.source.step_ref,
+          step_type: "channel",
+          attempt,
+          data: { message_id: id, error, attempts: message.attempts },
+          inserted_at: at,
+        },
+      ]);
+    }
     return;
   }
   const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);
@@ -427,16 +448,7 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
 /** @internal Emits a message event with the run fields every payload carries. */
 export function emitMessage(
   ctx: EngineContext,
-  event:
-    | "message.created"
-    | "message.sent"
-    | "message.delivered"
-    | "message.undelivered"
-    | "message.not_sent"
-    | "message.seen"
-    | "message.read"
-    | "message.interacted"
-    | "message.archived",
+  event: MessageEventName,
   message: Message,
   error?: string,
 ): void {

@@ -21,6 +21,7 @@ import { type CancelParams, cancelWorkflow } from "./cancel.js";
 import type { EngineContext } from "./context.js";
 import { SafeEmitter } from "./emitter.js";
 import type { EngineEventName, EngineEvents } from "./events.js";
+import { explainRun } from "./explain.js";
 import { processFanout } from "./fanout.js";
 import {
   messagesNamespace,
@@ -90,6 +91,20 @@ export interface Engine {
   once<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this;
   /** Stops listening (every listener of the event when none is named). */
   off<E extends EngineEventName>(event: E, listener?: (...args: EngineEvents[E]) => unknown): this;
+  /**
+   * A recipient run's log as readable text, for tests and logs: a header (workflow, recipient,
+   * tenant, status), then one line per entry (every step executed or skipped and precisely why,
+   * messages created, delivery attempts and errors, pauses and resumes), then the run's messages
+   * as they are now. Throws NotFoundError for an unknown id.
+   *
+   * @example
+   * ```ts
+   * const [run] = (await engine.workflowRecipientRuns.list({ workflow_run_id })).entries;
+   * console.log(await engine.explain(run.id));
+   * // … step email_1 skipped: preferences: categories.marketing = false in set default (tenant acme)
+   * ```
+   */
+  explain(workflowRecipientRunId: string): Promise<string>;
   /** Resolves when no run is queued or running now (parked work does not count). */
   idle(): Promise<void>;
   /** Stops timers and workers; pending durable work stays in its store. */
@@ -299,6 +314,10 @@ export class CrierEngine implements Engine {
   off<E extends EngineEventName>(event: E, listener?: (...args: EngineEvents[E]) => unknown): this {
     this.context.emitter.off(event, listener);
     return this;
+  }
+
+  explain(workflowRecipientRunId: string): Promise<string> {
+    return explainRun(this.context, workflowRecipientRunId);
   }
 
   async idle(): Promise<void> {

@@ -49,6 +49,55 @@ export interface MessageEvent extends RunEventBase {
   error?: string;
 }
 
+/** A feed's counts, as `users.feeds.listItems` returns them in `meta` (archived items excluded). */
+export interface FeedMeta {
+  __typename: "FeedMetadata";
+  /** Items in the feed. */
+  total_count: number;
+  /** Items not marked read. */
+  unread_count: number;
+  /** Items not marked seen (what a badge usually shows). */
+  unseen_count: number;
+}
+
+/**
+ * `feed.changed`: a user's in-app feed changed (a message was delivered to it, or an item was
+ * seen, read, archived… or the reverse). One event per feed per write, emitted after the write,
+ * with the feed's counts after it: what a server pushes to the browser showing the feed.
+ */
+export interface FeedChangedEvent {
+  /** The user whose feed it is. */
+  user_id: string;
+  /** The in-app feed channel's key. */
+  channel_id: string;
+  /** The message event behind the change: `message.delivered`, `message.seen`, `message.unread`… */
+  cause: MessageEventName;
+  /** The messages that changed, in the order they were written. */
+  message_ids: string[];
+  /** The whole feed's counts after the write (every tenant: what an unscoped feed shows). */
+  meta: FeedMeta;
+  /**
+   * For each tenant of the changed messages: that tenant-scoped feed's counts after the write
+   * (what `listItems(userId, channelId, { tenant })` shows in `meta`).
+   */
+  tenant_meta: Record<string, FeedMeta>;
+}
+
+/** The names of the `message.*` events. */
+export type MessageEventName =
+  | "message.created"
+  | "message.sent"
+  | "message.delivered"
+  | "message.undelivered"
+  | "message.not_sent"
+  | "message.seen"
+  | "message.unseen"
+  | "message.read"
+  | "message.unread"
+  | "message.interacted"
+  | "message.archived"
+  | "message.unarchived";
+
 /** `error`: something failed outside a run's own handling (a listener, a job). */
 export interface ErrorEvent {
   error: unknown;
@@ -109,6 +158,10 @@ export interface EngineEvents {
   "message.seen": [MessageEvent];
   "message.read": [MessageEvent];
   "message.interacted": [MessageEvent];
+  "message.unseen": [MessageEvent];
+  "message.unread": [MessageEvent];
+  "message.unarchived": [MessageEvent];
+  "feed.changed": [FeedChangedEvent];
   "message.archived": [MessageEvent];
   "schedule.fired": [ScheduleFiredEvent];
   "schedule.skipped": [ScheduleSkippedEvent];

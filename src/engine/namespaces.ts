@@ -7,6 +7,9 @@ import { describe } from "../_internal/describe.js";
 import { cloneJson, isPlainObject } from "../_internal/merge.js";
 import { type PageInfo, type PageParams, pageInfo, toPageRequest } from "../_internal/paging.js";
 import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
+import { engagementApi } from "../messages/engagement.js";
+import { type FeedListParams, type FeedPage, listFeedItems } from "../messages/feed.js";
+import { toMessageFilter } from "../messages/filters.js";
 import type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "../messages/types.js";
 import { preferenceSources, resolvePreferences, toPreferenceSet } from "../preferences/resolve.js";
 import type { PreferenceSet, PreferenceSetInput } from "../preferences/types.js";
@@ -44,6 +47,7 @@ import {
   type TimeRange,
   USERS_COLLECTION,
 } from "../store/types.js";
+import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
 import { listSchedules, type UserScheduleListParams } from "./schedules.js";
@@ -60,20 +64,35 @@ export interface MessagePage {
   page_info: PageInfo;
 }
 
-/** Filters of `messages.list` and `users.listMessages`. */
+/**
+ * Filters of `messages.list`, `users.listMessages` and `objects.listMessages`: every given one must
+ * match. Bad values (an unknown status, a malformed timestamp, an unknown parameter) throw
+ * `InvalidParamsError` naming each.
+ */
 export interface MessageListParams extends PageParams {
+  /** Messages in any of these delivery statuses. */
   status?: MessageDeliveryStatus[];
+  /** Messages with any of these engagement statuses (`unseen`, `unread`, `unarchived`: without `seen`, `read`, `archived`). */
   engagement_status?: Array<MessageEngagementStatus | "unseen" | "unread" | "unarchived">;
   /** A channel key. */
   channel_id?: string;
+  /** Messages of this tenant. */
   tenant?: string;
+  /** true: only messages with a tenant; false: only messages without. */
   has_tenant?: boolean;
-  /** A workflow key. */
+  /** A workflow key (Knock's name for this filter). */
   source?: string;
+  /** A workflow key: the same filter as `source`, named as `workflowRecipientRuns.list` names it. */
+  workflow?: string;
+  /** Messages of workflows in any of these categories. */
   workflow_categories?: string[];
+  /** Messages of one trigger. */
   workflow_run_id?: string;
+  /** Messages of one recipient's run. */
   workflow_recipient_run_id?: string;
+  /** Only these messages (1 to 50 ids). */
   message_ids?: string[];
+  /** Messages created in this range (ISO-8601 bounds `gt`, `gte`, `lt`, `lte`). */
   inserted_at?: TimeRange;
 }
 
@@ -229,19 +248,7 @@ async function listMessages(
   filter: MessageFilter,
   params: MessageListParams | undefined,
 ): Promise<MessagePage> {
-  const p = params ?? {};
-  if (p.status) filter.status = p.status;
-  if (p.engagement_status) filter.engagement_status = p.engagement_status;
-  if (p.channel_id) filter.channel_id = p.channel_id;
-  if (p.tenant) filter.tenant = p.tenant;
-  if (p.has_tenant !== undefined) filter.has_tenant = p.has_tenant;
-  if (p.source) filter.workflow = p.source;
-  if (p.workflow_categories) filter.workflow_categories = p.workflow_categories;
-  if (p.workflow_run_id) filter.workflow_run_id = p.workflow_run_id;
-  if (p.workflow_recipient_run_id) filter.workflow_recipient_run_id = p.workflow_recipient_run_id;
-  if (p.message_ids) filter.message_ids = p.message_ids;
-  if (p.inserted_at) filter.inserted_at = p.inserted_at;
-  const request = toPageRequest(p);
+  const { request } = toMessageFilter(params, filter);
   const page = await ctx.store.listMessages(filter, request);
   return { items: page.items.map((m) => cloneJson(m)), page_info: pageInfo(page, request) };
 }
@@ -311,6 +318,16 @@ export function usersNamespace(ctx: EngineContext) {
     /** The user's messages, newest first. */
     listMessages(id: string, params?: MessageListParams): Promise<MessagePage> {
       return listMessages(ctx, { recipient: userKey(id) }, params);
+    },
+    /** The user's in-app feeds. */
+    feeds: {
+      /**
+       * One page of the user's feed on an in-app channel, newest first, with its counts in `meta`
+       * (see {@link FeedPage}). A user without messages has an empty feed.
+       */
+      listItems(userId: string, channelKey: string, params?: FeedListParams): Promise<FeedPage> {
+        return listFeedItems(ctx, userId, channelKey, params);
+      },
     },
     /** The objects the user is subscribed to. */
     listSubscriptions(id: string, params?: PageParams): Promise<Page<Subscription>> {
@@ -519,9 +536,10 @@ export function tenantsNamespace(ctx: EngineContext) {
   };
 }
 
-/** @internal `engine.messages` (listing and reading; engagement comes with the feed). */
+/** @internal `engine.messages`: listing, reading, and engagement (`markAsSeen`…, `batch.*`). */
 export function messagesNamespace(ctx: EngineContext) {
   return {
+    ...engagementApi(ctx),
     /** Messages matching the filters, newest first. */
     list(params?: MessageListParams): Promise<MessagePage> {
       return listMessages(ctx, {}, params);
@@ -540,22 +558,8 @@ export function runsNamespace(ctx: EngineContext) {
   return {
     /** Recipient runs matching the filters, newest first (without `events`). */
     async list(params?: RunListParams): Promise<Page<WorkflowRecipientRun>> {
-      const p = params ?? {};
       const filter: RunFilter = {};
-      if (p.workflow) filter.workflow = p.workflow;
-      if (p.status) filter.status = p.status;
-      if (p.tenant) filter.tenant = p.tenant;
-      if (p.has_errors !== undefined) filter.has_errors = p.has_errors;
-      if (p.recipient !== undefined) {
-        const issues: ValidationIssue[] = [];
-        const normalized = normalizeRecipient(p.recipient, "recipient", issues);
-        if (!normalized) invalid("Invalid recipient filter:", issues);
-        filter.recipient = normalized.key;
-      }
-      if (p.workflow_run_id) filter.workflow_run_id = p.workflow_run_id;
-      if (p.starting_at) filter.starting_at = p.starting_at;
-      if (p.ending_at) filter.ending_at = p.ending_at;
-      const request = toPageRequest(p);
+      const { request } = toRunFilter(params, filter);
       const page = await ctx.store.listRecipientRuns(filter, request);
       return {
         entries: page.items.map((run) => cloneJson(run)),

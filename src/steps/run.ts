@@ -482,6 +482,14 @@ async function park(
   outcome: Extract<Outcome, { kind: "wait" | "park" }>,
 ): Promise<void> {
   const { ctx, run } = state;
+  log(
+    state,
+    "run_paused",
+    null,
+    outcome.kind === "wait"
+      ? { until: outcome.until.toISOString() }
+      : { batch_id: state.patch.batch_id ?? run.batch_id ?? null },
+  );
   const patch: Partial<WorkflowRecipientRun> = {
     ...state.patch,
     status: "paused",

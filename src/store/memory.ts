@@ -21,18 +21,25 @@
  *   number of a page's edge item (base64url-encoded), so a page is found by binary search and read
  *   in O(page), and a cursor stays valid when its item, or any other, is deleted.
  * - Lists without an index for their filters scan newest first until the page is full.
+ * - **Message counters.** Each recipient's messages are counted per channel, tenant, delivery
+ *   status and engagement set (32 combinations of the five statuses), updated on every message
+ *   write. `countMessages` with a recipient and filters on those fields only (a feed's badge
+ *   counts) sums a handful of counters and reads no message; other counts scan the smallest index.
  *
  * @module
  */
 
 import { getOwn, isPlainObject, setOwn } from "../_internal/merge.js";
 import { InvalidParamsError } from "../errors.js";
-import type { Message } from "../messages/types.js";
+import type { Message, MessageEngagementStatus } from "../messages/types.js";
 import type { RecipientReference } from "../recipients/types.js";
 import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
 import type { Workflow } from "../workflows/types.js";
 import {
+  type EngagementResult,
+  type EngagementUpdate,
   type IdempotencyClaim,
+  type MessageCounts,
   type MessageFilter,
   type PageRequest,
   type PageResult,
@@ -513,7 +520,11 @@ function messageTest(filter: MessageFilter): (message: Message) => boolean {
     (filter.workflow_recipient_run_id === undefined ||
       m.source.workflow_recipient_run_id === filter.workflow_recipient_run_id) &&
     (ids === null || ids.has(m.id)) &&
-    (inserted === null || inserted(m.inserted_at));
+    (inserted === null || inserted(m.inserted_at)) &&
+    (filter.with_engagement === undefined ||
+      filter.with_engagement.every((status) => m.engagement_statuses.includes(status))) &&
+    (filter.without_engagement === undefined ||
+      !filter.without_engagement.some((status) => m.engagement_statuses.includes(status)));
 }
 
 function runTest(filter: RunFilter): (run: WorkflowRecipientRun) => boolean {
@@ -550,6 +561,82 @@ function smallest(candidates: Array<SeqIndex | null | undefined>, fallback: SeqS
     }
   }
   return best;
+}
+
+// ── Message counts ────────────────────────────────────────────────────────────────────────
+
+/** The engagement statuses in their canonical order, each with its bit in a message's mask. */
+const ENGAGEMENT_ORDER: readonly MessageEngagementStatus[] = [
+  "seen",
+  "read",
+  "interacted",
+  "link_clicked",
+  "archived",
+];
+const ENGAGEMENT_BIT: Readonly<Record<string, number>> = {
+  seen: 1,
+  read: 2,
+  interacted: 4,
+  link_clicked: 8,
+  archived: 16,
+};
+/** How many engagement masks there are (every subset of the five statuses). */
+const MASKS = 32;
+
+function engagementMask(statuses: readonly string[]): number {
+  let mask = 0;
+  for (const status of statuses) mask |= ENGAGEMENT_BIT[status] ?? 0;
+  return mask;
+}
+
+/**
+ * A recipient's messages of one channel, tenant and delivery status, counted by engagement mask:
+ * enough to answer any count whose other filters are about those fields, without reading messages.
+ */
+interface CountBucket {
+  readonly channel_id: string;
+  readonly tenant: string | null;
+  readonly status: string;
+  readonly byMask: Int32Array;
+  total: number;
+}
+
+/** The filter fields a count can answer from {@link CountBucket}s (with `recipient`). */
+const COUNTABLE = new Set([
+  "recipient",
+  "channel_id",
+  "status",
+  "tenant",
+  "has_tenant",
+  "engagement_status",
+  "with_engagement",
+  "without_engagement",
+]);
+
+/** Which engagement masks the filter's engagement fields accept. */
+function acceptedMasks(filter: MessageFilter): boolean[] {
+  const accepted: boolean[] = [];
+  const any = filter.engagement_status;
+  const all = filter.with_engagement === undefined ? 0 : engagementMask(filter.with_engagement);
+  // A status the store does not know never matches `with_engagement`.
+  const impossible = (filter.with_engagement ?? []).some((s) => ENGAGEMENT_BIT[s] === undefined);
+  const none =
+    filter.without_engagement === undefined ? 0 : engagementMask(filter.without_engagement);
+  for (let mask = 0; mask < MASKS; mask++) {
+    accepted.push(
+      !impossible &&
+        (mask & all) === all &&
+        (mask & none) === 0 &&
+        (any === undefined ||
+          any.some((status) => {
+            const absent = ABSENT_ENGAGEMENT[status];
+            const bit = ENGAGEMENT_BIT[absent ?? status];
+            if (bit === undefined) return false;
+            return absent === undefined ? (mask & bit) !== 0 : (mask & bit) === 0;
+          })),
+    );
+  }
+  return accepted;
 }
 
 // ── Entries ───────────────────────────────────────────────────────────────────────────────────
@@ -632,6 +719,67 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   const allMessages = new DenseSeqs(messagesBySeq);
   const messagesByRecipient = new Map<string, SeqIndex>();
   const messagesByRecipientRun = new Map<string, SeqIndex>();
+  /** Message counts by recipient, then by channel, tenant and delivery status. */
+  const messageCounters = new Map<string, Map<string, CountBucket>>();
+
+  /** Adds (`delta` 1) or removes (-1) a message's contribution to its recipient's counters. */
+  function countMessage(message: Message, delta: 1 | -1): void {
+    const recipient = refKey(message.recipient);
+    let buckets = messageCounters.get(recipient);
+    if (buckets === undefined) {
+      buckets = new Map();
+      messageCounters.set(recipient, buckets);
+    }
+    const key = JSON.stringify([message.channel_id, message.tenant, message.status]);
+    let bucket = buckets.get(key);
+    if (bucket === undefined) {
+      bucket = {
+        channel_id: message.channel_id,
+        tenant: message.tenant,
+        status: message.status,
+        byMask: new Int32Array(MASKS),
+        total: 0,
+      };
+      buckets.set(key, bucket);
+    }
+    bucket.byMask[engagementMask(message.engagement_statuses)]! += delta;
+    bucket.total += delta;
+    if (bucket.total === 0) {
+      buckets.delete(key);
+      if (buckets.size === 0) messageCounters.delete(recipient);
+    }
+  }
+
+  /** Stores a changed message in its entry, keeping the indexes and counters in step. */
+  function writeMessage(
+    entry: MessageEntry,
+    patch: Partial<Omit<Message, "id" | "__typename">>,
+  ): Message {
+    const previous = entry.message;
+    const next: Record<string, unknown> = { ...previous };
+    for (const key of Object.keys(patch)) {
+      if (key === "id" || key === "__typename") continue;
+      const value = (patch as Record<string, unknown>)[key];
+      if (value !== undefined) setOwn(next, key, freezeCopy(value));
+    }
+    const message = Object.freeze(next) as unknown as Message;
+    const oldRecipient = refKey(previous.recipient);
+    const newRecipient = refKey(message.recipient);
+    if (oldRecipient !== newRecipient) {
+      indexDelete(messagesByRecipient, oldRecipient, entry.seq);
+      indexAdd(messagesByRecipient, newRecipient, entry.seq);
+    }
+    const oldRun = previous.source.workflow_recipient_run_id;
+    const newRun = message.source.workflow_recipient_run_id;
+    if (oldRun !== newRun) {
+      indexDelete(messagesByRecipientRun, oldRun, entry.seq);
+      indexAdd(messagesByRecipientRun, newRun, entry.seq);
+    }
+    countMessage(previous, -1);
+    countMessage(message, 1);
+    entry.message = message;
+    return message;
+  }
 
   const idempotency = new Map<string, IdempotencyRecord>();
   const claimed = new Set<string>();
@@ -995,6 +1143,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       messages.set(message.id, entry);
       indexAdd(messagesByRecipient, refKey(message.recipient), entry.seq);
       indexAdd(messagesByRecipientRun, message.source.workflow_recipient_run_id, entry.seq);
+      countMessage(message, 1);
       return { message, created: true };
     },
 
@@ -1005,28 +1154,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     updateMessage(id, patch) {
       const entry = messages.get(id);
       if (!entry) return null;
-      const previous = entry.message;
-      const next: Record<string, unknown> = { ...previous };
-      for (const key of Object.keys(patch)) {
-        if (key === "id" || key === "__typename") continue;
-        const value = (patch as Record<string, unknown>)[key];
-        if (value !== undefined) setOwn(next, key, freezeCopy(value));
-      }
-      const message = Object.freeze(next) as unknown as Message;
-      const oldRecipient = refKey(previous.recipient);
-      const newRecipient = refKey(message.recipient);
-      if (oldRecipient !== newRecipient) {
-        indexDelete(messagesByRecipient, oldRecipient, entry.seq);
-        indexAdd(messagesByRecipient, newRecipient, entry.seq);
-      }
-      const oldRun = previous.source.workflow_recipient_run_id;
-      const newRun = message.source.workflow_recipient_run_id;
-      if (oldRun !== newRun) {
-        indexDelete(messagesByRecipientRun, oldRun, entry.seq);
-        indexAdd(messagesByRecipientRun, newRun, entry.seq);
-      }
-      entry.message = message;
-      return message;
+      return writeMessage(entry, patch);
     },
 
     listMessages(filter, page) {
@@ -1053,6 +1181,101 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       return listPage(source, "desc", page, (seq) => {
         const message = messagesBySeq[seq - 1]?.message;
         return message && matches(message) ? message : undefined;
+      });
+    },
+
+    countMessages(filter): MessageCounts {
+      const counts: MessageCounts = { total: 0, unread: 0, unseen: 0 };
+      const given = Object.keys(filter).filter(
+        (key) => (filter as Record<string, unknown>)[key] !== undefined,
+      );
+      if (filter.recipient && given.every((key) => COUNTABLE.has(key))) {
+        // From the recipient's counters: O(channels × tenants × statuses), no message read.
+        const accepted = acceptedMasks(filter);
+        const statuses = filter.status ? new Set<string>(filter.status) : null;
+        for (const bucket of messageCounters.get(keyOf(filter.recipient))?.values() ?? []) {
+          if (filter.channel_id !== undefined && bucket.channel_id !== filter.channel_id) continue;
+          if (filter.tenant !== undefined && bucket.tenant !== filter.tenant) continue;
+          if (filter.has_tenant !== undefined && (bucket.tenant !== null) !== filter.has_tenant)
+            continue;
+          if (statuses !== null && !statuses.has(bucket.status)) continue;
+          for (let mask = 0; mask < MASKS; mask++) {
+            const count = bucket.byMask[mask]!;
+            if (count === 0 || !accepted[mask]) continue;
+            counts.total += count;
+            if ((mask & ENGAGEMENT_BIT.read!) === 0) counts.unread += count;
+            if ((mask & ENGAGEMENT_BIT.seen!) === 0) counts.unseen += count;
+          }
+        }
+        return counts;
+      }
+      // Other filters: scan the smallest index that applies, as listMessages does.
+      const matches = messageTest(filter);
+      const source = smallest(
+        [
+          filter.recipient ? messagesByRecipient.get(keyOf(filter.recipient)) : null,
+          filter.workflow_recipient_run_id === undefined
+            ? null
+            : messagesByRecipientRun.get(filter.workflow_recipient_run_id),
+        ],
+        allMessages,
+      );
+      const tally = (message: Message) => {
+        counts.total++;
+        if (!message.engagement_statuses.includes("read")) counts.unread++;
+        if (!message.engagement_statuses.includes("seen")) counts.unseen++;
+      };
+      if (filter.message_ids) {
+        for (const id of new Set(filter.message_ids)) {
+          const message = messages.get(id)?.message;
+          if (message && matches(message)) tally(message);
+        }
+        return counts;
+      }
+      source.ascending(null, (seq) => {
+        const message = messagesBySeq[seq - 1]?.message;
+        if (message && matches(message)) tally(message);
+        return true;
+      });
+      return counts;
+    },
+
+    updateEngagement(ids, update: EngagementUpdate, now) {
+      if (ENGAGEMENT_BIT[update.status] === undefined) {
+        throw new InvalidParamsError(
+          `[crier] [store:memory] Expected an engagement status (${ENGAGEMENT_ORDER.join(", ")}), received "${String(update.status)}".`,
+          [
+            {
+              field: "status",
+              type: "enum",
+              message: `expected one of ${ENGAGEMENT_ORDER.join(", ")}`,
+            },
+          ],
+        );
+      }
+      const field = `${update.status}_at` as
+        | "seen_at"
+        | "read_at"
+        | "interacted_at"
+        | "link_clicked_at"
+        | "archived_at";
+      return ids.map((id): EngagementResult | null => {
+        const entry = messages.get(id);
+        if (!entry) return null;
+        const previous = entry.message;
+        const had = previous.engagement_statuses.includes(update.status);
+        const metadata = update.set && update.metadata !== undefined;
+        if (had === update.set && !metadata) return { message: previous, changed: false };
+        const statuses = new Set<string>(previous.engagement_statuses);
+        if (update.set) statuses.add(update.status);
+        else statuses.delete(update.status);
+        const patch: Partial<Message> = {
+          engagement_statuses: ENGAGEMENT_ORDER.filter((status) => statuses.has(status)),
+          [field]: update.set ? (had ? (previous[field] ?? now) : now) : null,
+          updated_at: now,
+        };
+        if (metadata) patch.metadata = update.metadata ?? null;
+        return { message: writeMessage(entry, patch), changed: true };
       });
     },
 

@@ -141,6 +141,42 @@ export interface MessageFilter {
   workflow_recipient_run_id?: string;
   message_ids?: string[];
   inserted_at?: TimeRange;
+  /** Messages that have every one of these engagement statuses. */
+  with_engagement?: MessageEngagementStatus[];
+  /** Messages that have none of these engagement statuses (e.g. a feed's unread, unarchived items). */
+  without_engagement?: MessageEngagementStatus[];
+}
+
+/** What `countMessages` counts among the messages that match its filter. */
+export interface MessageCounts {
+  /** Every matching message. */
+  total: number;
+  /** The matching messages without the `read` engagement status. */
+  unread: number;
+  /** The matching messages without the `seen` engagement status. */
+  unseen: number;
+}
+
+/** What `updateEngagement` does to each message it names. */
+export interface EngagementUpdate {
+  /** The engagement status to add or remove. */
+  status: MessageEngagementStatus;
+  /**
+   * `true` adds the status and sets its timestamp (`seen_at`, `read_at`, `interacted_at`,
+   * `link_clicked_at` or `archived_at`) to `now`, unless the message already has the status (the
+   * first time is kept); `false` removes the status and sets its timestamp to null.
+   */
+  set: boolean;
+  /** With `set: true`: replaces the message's `metadata` (an interaction's details). */
+  metadata?: Record<string, unknown> | null;
+}
+
+/** What `updateEngagement` did to one message. */
+export interface EngagementResult {
+  /** The message as stored after the update. */
+  message: Message;
+  /** Whether this call changed it: the status was added or removed, or `metadata` was given. */
+  changed: boolean;
 }
 
 /** What `putWorkflow` is given: the definition, its hash, and when. */
@@ -420,6 +456,26 @@ export interface Store {
   ): MaybePromise<Message | null>;
   /** Messages matching the filter, newest first. */
   listMessages(filter: MessageFilter, page: PageRequest): MaybePromise<PageResult<Message>>;
+  /**
+   * Counts the messages matching the filter (the same matching as `listMessages`), and how many of
+   * them are unread and unseen: what a feed's badge shows. A count reflects every write that
+   * finished before it began. A store answers without loading the messages where it can (the
+   * memory store keeps per-recipient counters; a database counts with an index).
+   */
+  countMessages(filter: MessageFilter): MaybePromise<MessageCounts>;
+  /**
+   * **Atomic per message.** Adds or removes one engagement status on each message named (see
+   * {@link EngagementUpdate}); `updated_at` becomes `now` on the messages it changes. Afterwards
+   * `engagement_statuses` lists the message's statuses in the order seen, read, interacted,
+   * link_clicked, archived. Two concurrent updates of one message (say seen and read) both take
+   * effect. Returns, in the order asked, what happened to each message, or null where none has that
+   * id (and nothing is created for it).
+   */
+  updateEngagement(
+    ids: readonly string[],
+    update: EngagementUpdate,
+    now: string,
+  ): MaybePromise<Array<EngagementResult | null>>;
 
   // ── Once-only records ───────────────────────────────────────────────────────────────────────
 

@@ -36,7 +36,9 @@ export interface RunEvent {
    * What happened: `run_started`, `trigger_conditions_failed`, `recipient_not_found`,
    * `trigger_frequency_limited`, `step_executed`, `step_skipped`, `branch_taken`, `message_created`,
    * `message_sent`, `message_delivered`, `delivery_failed`, `message_undelivered`, `step_failed`,
-   * `run_completed`, …
+   * `delay_started`, `batch_opened`, `batch_joined`, `batch_closed`, `throttled`, `fetch_retrying`,
+   * `run_paused`, `run_resumed`, `run_cancelled`, `run_completed`, … (`engine.explain` reads them
+   * as sentences).
    */
   event: string;
   status: "ok" | "error";

@@ -1,6 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { Message, MessageEngagementStatus } from "../../src/messages/types.js";
 import { memoryStore } from "../../src/store/memory.js";
 import {
+  type MessageFilter,
   type PageResult,
   type StoredSubscription,
   USERS_COLLECTION,
@@ -228,5 +231,96 @@ describe("memoryStore", () => {
     );
     expect(() => store.listRecipientRuns({ starting_at: "soon" }, { limit: 10 })).toThrow(invalid);
     expect(() => store.claimIdempotencyKey("k", "f", {}, "later", at(0))).toThrow(invalid);
+  });
+
+  it("keeps its per-recipient message counters equal to counting the messages, through any writes", () => {
+    const engagement: MessageEngagementStatus[] = [
+      "seen",
+      "read",
+      "interacted",
+      "link_clicked",
+      "archived",
+    ];
+    const recipient = fc.constantFrom("u1", "u2", "u3");
+    const tenant = fc.constantFrom(null, "t1", "t2");
+    const status = fc.constantFrom<Message["status"]>("queued", "delivered", "sent", "undelivered");
+    const channel = fc.constantFrom("feed", "email");
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("create" as const),
+        recipient,
+        tenant,
+        status,
+        channel,
+        engagement: fc.subarray(engagement),
+      }),
+      fc.record({
+        kind: fc.constant("engage" as const),
+        target: fc.nat(40),
+        status: fc.constantFrom(...engagement),
+        set: fc.boolean(),
+      }),
+      fc.record({
+        kind: fc.constant("update" as const),
+        target: fc.nat(40),
+        recipient,
+        tenant,
+        status,
+      }),
+    );
+    const filter = fc.record(
+      {
+        recipient: recipient.map((id) => ({ collection: USERS_COLLECTION, id })),
+        channel_id: channel,
+        status: fc.subarray(["queued", "delivered", "sent", "undelivered"] as Message["status"][]),
+        tenant: fc.constantFrom("t1", "t2"),
+        has_tenant: fc.boolean(),
+        engagement_status: fc.subarray([...engagement, "unseen", "unread", "unarchived"] as const),
+        with_engagement: fc.subarray(engagement),
+        without_engagement: fc.subarray(engagement),
+      },
+      { requiredKeys: ["recipient"] },
+    ) as fc.Arbitrary<MessageFilter>;
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 60 }),
+        fc.array(filter, { maxLength: 8 }),
+        (ops, filters) => {
+          const store = memoryStore();
+          let created = 0;
+          ops.forEach((o, i) => {
+            if (o.kind === "create") {
+              store.createMessage(
+                messageFixture({
+                  id: `m${created++}`,
+                  recipient: o.recipient,
+                  tenant: o.tenant,
+                  status: o.status,
+                  channel_id: o.channel,
+                  engagement_statuses: o.engagement,
+                }),
+              );
+            } else if (o.kind === "engage") {
+              store.updateEngagement([`m${o.target % Math.max(created, 1)}`], o, at(i));
+            } else {
+              store.updateMessage(`m${o.target % Math.max(created, 1)}`, {
+                recipient: o.recipient,
+                tenant: o.tenant,
+                status: o.status,
+              });
+            }
+          });
+          for (const f of [...filters, { recipient: { collection: USERS_COLLECTION, id: "u1" } }]) {
+            const listed = (store.listMessages(f, { limit: 1000 }) as PageResult<Message>).items;
+            expect(store.countMessages(f)).toEqual({
+              total: listed.length,
+              unread: listed.filter((m) => !m.engagement_statuses.includes("read")).length,
+              unseen: listed.filter((m) => !m.engagement_statuses.includes("seen")).length,
+            });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

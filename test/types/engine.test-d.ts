@@ -3,6 +3,9 @@ import {
   createEngine,
   defineWorkflow,
   type Engine,
+  type FeedChangedEvent,
+  type FeedPage,
+  type Message,
   type MessageEvent,
   type StepSkippedEvent,
   type TriggerResult,
@@ -37,6 +40,23 @@ describe("engine types", () => {
     expectTypeOf(engine.users.get("u1")).toEqualTypeOf<Promise<User>>();
     // @ts-expect-error: recipients is required
     void engine.workflows.trigger("k", { data: {} });
+  });
+
+  it("types the feed, engagement calls and their events", () => {
+    const engine = createEngine();
+    expectTypeOf(engine.users.feeds.listItems("u1", "in-app", { status: "unread" })).toEqualTypeOf<
+      Promise<FeedPage>
+    >();
+    // @ts-expect-error: not a feed status
+    void engine.users.feeds.listItems("u1", "in-app", { status: "new" });
+    expectTypeOf(engine.messages.markAsRead("m1")).toEqualTypeOf<Promise<Message>>();
+    expectTypeOf(engine.messages.batch.archive(["m1"])).toEqualTypeOf<Promise<Message[]>>();
+    expectTypeOf(engine.messages.batch.markAsSeen({ message_ids: ["m1"] })).toEqualTypeOf<
+      Promise<Message[]>
+    >();
+    engine.on("feed.changed", (event) => expectTypeOf(event).toEqualTypeOf<FeedChangedEvent>());
+    engine.on("message.unarchived", (event) => expectTypeOf(event).toEqualTypeOf<MessageEvent>());
+    expectTypeOf(engine.explain("run-id")).toEqualTypeOf<Promise<string>>();
   });
 
   it("keeps literal keys and refs of a defined workflow, and rejects unknown step types", () => {

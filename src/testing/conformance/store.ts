@@ -22,6 +22,7 @@ import {
   workflowFixture,
   workflowRunFixture,
 } from "./fixtures.js";
+import { feedStoreTests } from "./store-feed.js";
 import { flowControlTests } from "./store-flow.js";
 import { scheduleTests } from "./store-schedules.js";
 import { vitestApi } from "./vitest.js";
@@ -1515,6 +1516,8 @@ export function testStore(
         });
       });
     });
+
+    feedStoreTests(vitestApi("testStore"), () => store);
 
     // ── Once-only records ───────────────────────────────────────────────────────────────────
 
