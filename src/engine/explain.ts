@@ -110,6 +110,8 @@ export function describeRunEvent(entry: RunEvent): string {
       return d.created === false
         ? `${step} found message ${text(d.message_id)} already created (a retried job)`
         : `${step} created message ${text(d.message_id)} on channel ${text(d.channel_key)}`;
+    case "message_scheduled":
+      return `${step}: message ${text(d.message_id)} waits for its send window, until ${text(d.send_at)} (${text(d.timezone)})`;
     case "message_sent":
       return `${step}: message ${text(d.message_id)} sent${attempt}`;
     case "message_delivered":

@@ -57,6 +57,10 @@ describe("send windows", () => {
       reason: "send_window",
     });
 
+    expect(await t.explain(run?.id ?? "")).toContain(
+      `step email_1: message ${message?.id} waits for its send window, until 2026-01-01T14:00:00.000Z (America/New_York)`,
+    );
+
     // Thursday 09:00 in New York is 14:00 UTC.
     await t.clock.advanceTo("2026-01-01T13:59:59Z");
     expect(t.outbox).toHaveLength(0);
