@@ -3,6 +3,7 @@
  */
 import type { Liquid } from "liquidjs";
 import type { ChannelConfig } from "../channels/types.js";
+import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
 import type { Store } from "../store/types.js";
@@ -25,7 +26,7 @@ export interface EngineContext {
     | undefined;
   vars: Record<string, unknown>;
   defaultTimezone: string;
-  defaultPreferences: Record<string, unknown> | undefined;
+  defaultPreferences: PreferenceSetInput | undefined;
   fetch: typeof fetch | undefined;
   deliveryAttempts: number;
   deliveryBackoff: (attempt: number) => number;
