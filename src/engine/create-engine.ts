@@ -231,7 +231,7 @@ export class CrierEngine implements Engine {
         case "deliver":
           return processDeliver(ctx, job.data);
         case "batch_close":
-          return processBatchClose(ctx, job.data);
+          return processBatchClose(ctx, registry, job.data);
         case "schedule":
           return processScheduleFire(ctx, job.data);
         default:

@@ -466,6 +466,162 @@ describe("cancellation", () => {
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["2"]);
   });
 
+  describe("cancelling a batch's activities", () => {
+    const digestSteps = (settings: Record<string, unknown> = {}): WorkflowInput => ({
+      key: "digest",
+      steps: [
+        {
+          ref: "batch",
+          type: "batch",
+          settings: { batch_window: { unit: "minutes", value: 10 }, ...settings },
+        } as Step,
+        { ref: "wait", type: "delay", settings: { delay_for: { unit: "minutes", value: 5 } } },
+        email(
+          "email_1",
+          "{{ total_activities }}: {{ activities | map: 'data' | map: 'n' | join: ',' }}",
+        ),
+      ],
+    });
+    const triggerAll = async (t: ReturnType<typeof engine>["t"], keys: string[]) => {
+      for (const [n, key] of keys.entries())
+        await t.workflows.trigger("digest", {
+          recipients: ["u1"],
+          cancellation_key: key,
+          data: { n },
+        });
+      await t.idle();
+    };
+
+    it("still sends the others when the run that opened the batch is cancelled", async () => {
+      const { t } = engine([digestSteps()]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["opener", "keep-1", "keep-2"]);
+      await t.workflows.cancel("digest", { cancellation_key: "opener" });
+      // The window is unchanged: nothing is sent before it closes (plus the delay after it).
+      await t.clock.advance("14m");
+      expect(t.outbox).toHaveLength(0);
+      await t.clock.advance("1m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["2: 1,2"]);
+      const runs = (await t.workflowRecipientRuns.list()).entries;
+      const byKey = new Map(runs.map((r) => [r.trigger_source.cancellation_key, r]));
+      expect(byKey.get("opener")?.status).toBe("cancelled");
+      // The earliest remaining activity's run went on with the batch, through the delay after it.
+      const continued = byKey.get("keep-1");
+      expect(continued?.status).toBe("completed");
+      expect(t.outbox[0]?.workflow_recipient_run_id).toBe(continued?.id);
+      const log = (await t.workflowRecipientRuns.get(continued?.id ?? "")).events ?? [];
+      expect(log.map((e) => e.event)).toEqual(
+        expect.arrayContaining([
+          "batch_joined",
+          "batch_continuing",
+          "batch_closed",
+          "delay_started",
+        ]),
+      );
+      expect(byKey.get("keep-2")?.status).toBe("completed");
+    });
+
+    it("hands on again when the next one is cancelled too", async () => {
+      const { t } = engine([digestSteps()]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["opener", "second", "third"]);
+      await t.workflows.cancel("digest", { cancellation_key: "opener" });
+      await t.clock.advance("5m");
+      await t.workflows.cancel("digest", { cancellation_key: "second" });
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["1: 2"]);
+    });
+
+    /** Closes early at `max` items: its `due` close job still fires at 10 minutes, a second close. */
+    const fullEarly = (delayMinutes: number, max = 2): WorkflowInput => ({
+      key: "digest",
+      steps: [
+        {
+          ref: "batch",
+          type: "batch",
+          settings: { batch_window: { unit: "minutes", value: 10 }, batch_items_max_limit: max },
+        } as Step,
+        { ref: "mark", type: "update_data", settings: { data: { extra: "after-batch" } } },
+        {
+          ref: "wait",
+          type: "delay",
+          settings: { delay_for: { unit: "minutes", value: delayMinutes } },
+        },
+        email("email_1", "{{ total_activities }} {{ data.extra }}"),
+      ],
+    });
+
+    it("a second close of a batch whose run went on leaves that run where it is", async () => {
+      const { t } = engine([fullEarly(20)]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["a", "b"]); // full: closed at once; the opener waits on the delay
+      await t.clock.advance("10m"); // the window's own close job fires too
+      await t.clock.advance("10m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["2 after-batch"]);
+    });
+
+    it("resumes a handed-over run once, whatever the close jobs", async () => {
+      const { t } = engine([fullEarly(1, 3)]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["a", "b"]);
+      await t.workflows.cancel("digest", { cancellation_key: "a" });
+      // b, c and d fill the batch: b continues at once, and is done a minute later.
+      await triggerAll(t, ["c", "d"]);
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["3 after-batch"]);
+      const runs = (await t.workflowRecipientRuns.list()).entries;
+      const b = runs.find((r) => r.trigger_source.cancellation_key === "b");
+      const log = (await t.workflowRecipientRuns.get(b?.id ?? "")).events ?? [];
+      expect(log.filter((e) => e.event === "batch_closed")).toHaveLength(1);
+      expect(log.filter((e) => e.event === "run_resumed")).toHaveLength(2); // batch, then delay
+      expect(b?.status).toBe("completed");
+    });
+
+    it("sends nothing when every activity is cancelled", async () => {
+      const { t } = engine([digestSteps()]);
+      const completed: RunStatusEvent[] = [];
+      t.on("run.completed", (e) => completed.push(e));
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["a", "b", "c"]);
+      for (const key of ["b", "a", "c"])
+        await t.workflows.cancel("digest", { cancellation_key: key });
+      await t.clock.advance("1h");
+      expect(t.outbox).toHaveLength(0);
+      const statuses = (await t.workflowRecipientRuns.list()).entries.map((r) => r.status);
+      expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
+      // The emptied batch's window still runs: a trigger before it closes continues with it.
+      await t.workflows.trigger("digest", { recipients: ["u1"], data: { n: 9 } });
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["1: 9"]);
+    });
+
+    it("with flush_leading, hands on from a cancelled continuing run, never to the leading one", async () => {
+      const { t } = engine([digestSteps({ batch_execution_mode: "flush_leading" })]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["lead"]);
+      await t.clock.advance("5m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual([": "]);
+      await triggerAll(t, ["first", "next"]);
+      await t.workflows.cancel("digest", { cancellation_key: "first" });
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual([": ", "1: 1"]);
+    });
+
+    it("after the batch closed, cancels the continuing run and leaves joined activities alone", async () => {
+      const { t } = engine([digestSteps()]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["opener", "joined"]);
+      await t.clock.advance("10m"); // closed; the opener waits on the delay after it
+      await t.workflows.cancel("digest", { cancellation_key: "joined" });
+      await t.workflows.cancel("digest", { cancellation_key: "opener" });
+      await t.clock.advance("1h");
+      expect(t.outbox).toHaveLength(0);
+      const runs = (await t.workflowRecipientRuns.list()).entries;
+      const byKey = new Map(runs.map((r) => [r.trigger_source.cancellation_key, r.status]));
+      expect(Object.fromEntries(byKey)).toEqual({ opener: "cancelled", joined: "completed" });
+    });
+  });
+
   it("rejects a bad cancel with a clear error", async () => {
     const { t } = engine([delayed]);
     await expect(t.workflows.cancel("reminder", {} as never)).rejects.toMatchObject({
