@@ -2,7 +2,7 @@
  * @internal Liquid templates: parsed once when a workflow is compiled, rendered per message.
  */
 import { Liquid, type Template } from "liquidjs";
-import { isPlainObject } from "../_internal/merge.js";
+import { isPlainObject, setOwn } from "../_internal/merge.js";
 import type { ValidationIssue } from "../errors.js";
 
 /** @internal A template tree: strings parsed into Liquid templates, other values kept. */
@@ -72,7 +72,9 @@ export function renderTemplate(liquid: Liquid, template: CompiledTemplate, scope
       return template.items.map((item) => renderTemplate(liquid, item, scope));
     case "object": {
       const out: Record<string, unknown> = {};
-      for (const [key, item] of template.entries) out[key] = renderTemplate(liquid, item, scope);
+      // setOwn: a template key such as `__proto__` becomes an own key, never the prototype.
+      for (const [key, item] of template.entries)
+        setOwn(out, key, renderTemplate(liquid, item, scope));
       return out;
     }
   }
