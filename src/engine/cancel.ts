@@ -7,7 +7,12 @@
 
 import { describe } from "../_internal/describe.js";
 import { isPlainObject } from "../_internal/merge.js";
-import { InvalidParamsError, type ValidationIssue, WorkflowNotFoundError } from "../errors.js";
+import {
+  EngineClosedError,
+  InvalidParamsError,
+  type ValidationIssue,
+  WorkflowNotFoundError,
+} from "../errors.js";
 import { normalizeRecipient, refToKey, sameKey } from "../recipients/identify.js";
 import type { RecipientReference } from "../recipients/types.js";
 import type { RecipientKey, StoredCancellation } from "../store/types.js";
@@ -32,6 +37,7 @@ export async function cancelWorkflow(
   key: unknown,
   params: unknown,
 ): Promise<void> {
+  if (ctx.closed) throw new EngineClosedError("workflows.cancel");
   await ctx.ready;
   const issues: ValidationIssue[] = [];
   if (typeof key !== "string" || key.length === 0) {

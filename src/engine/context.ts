@@ -30,6 +30,8 @@ export interface EngineContext {
   fetch: typeof fetch | undefined;
   deliveryAttempts: number;
   deliveryBackoff: (attempt: number) => number;
+  /** True once `close()` was called: calls that would store or enqueue throw EngineClosedError. */
+  closed: boolean;
   /** Resolves once the engine's start-up (queue start, `workflows` option) is done. */
   ready: Promise<void>;
   /** The trigger pipeline, for steps that trigger workflows (and, later, schedules and sources). */

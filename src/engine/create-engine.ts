@@ -166,7 +166,6 @@ export class CrierEngine implements Engine {
   readonly schedules: ReturnType<typeof schedulesNamespace>;
   /** @internal */
   readonly context: EngineContext;
-  #closed = false;
 
   constructor(options: EngineOptions, internal: InternalEngineOptions) {
     const retry = options.deliveryRetry ?? {};
@@ -216,6 +215,7 @@ export class CrierEngine implements Engine {
       fetch: options.fetch,
       deliveryAttempts: attempts,
       deliveryBackoff: retry.backoff ?? ((attempt) => 1000 * 4 ** (attempt - 2)),
+      closed: false,
       ready: Promise.resolve(),
       trigger: (key, params, triggerOptions, source) =>
         triggerWorkflow(ctx, registry, key, params, triggerOptions, source),
@@ -315,8 +315,8 @@ export class CrierEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.context.closed) return;
+    this.context.closed = true;
     await this.context.ready.catch(() => {});
     await this.context.queue.close();
     await this.context.store.close?.();

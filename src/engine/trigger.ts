@@ -8,6 +8,7 @@ import { describe } from "../_internal/describe.js";
 import { hashJson, uuidV4 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
 import {
+  EngineClosedError,
   IdempotencyConflictError,
   InvalidParamsError,
   type ValidationIssue,
@@ -78,6 +79,7 @@ export async function triggerWorkflow(
   options: TriggerOptions | undefined,
   source: TriggerSource = { type: "api" },
 ): Promise<TriggerResult> {
+  if (ctx.closed) throw new EngineClosedError("workflows.trigger");
   await ctx.ready;
   if (typeof key !== "string" || key.length === 0) {
     throw new InvalidParamsError(`Expected a workflow key string, received ${describe(key)}.`, [
@@ -109,6 +111,8 @@ export async function triggerWorkflow(
     throw new InvalidParamsError(`Invalid trigger of workflow "${key}":`, issues);
   }
 
+  // The engine may have closed while this call validated: still nothing is stored.
+  if (ctx.closed) throw new EngineClosedError("workflows.trigger");
   const workflowRunId = uuidV4();
   const claimKey = idempotencyKey === undefined ? null : `trigger:${idempotencyKey}`;
   if (claimKey) {

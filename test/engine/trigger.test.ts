@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { recipientRunId } from "../../src/engine/fanout.js";
 import {
+  CrierError,
   createEngine,
+  EngineClosedError,
   IdempotencyConflictError,
   InvalidParamsError,
   WorkflowInactiveError,
@@ -118,6 +120,69 @@ describe("workflows.trigger", () => {
       expect((error as InvalidParamsError).errors.map((e) => e.field)).toContain(field);
       await t.idle();
       expect((await t.workflowRecipientRuns.list()).entries).toHaveLength(0);
+    });
+
+    it("exactly 1,000 recipients are accepted (1,001 are not, above)", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      const recipients = Array.from({ length: 1000 }, (_, i) => ({
+        id: `u${i}`,
+        email: `u${i}@example.com`,
+      }));
+      const { workflow_run_id } = await t.workflows.trigger("welcome", { recipients });
+      await t.idle();
+      expect(workflow_run_id).toMatch(UUID_V4);
+      expect(new Set(t.outbox.map((m) => m.recipient_ref)).size).toBe(1000);
+    });
+
+    const badIds: Array<[string, string]> = [
+      ["a slash", "a/b"],
+      ["a hash", "a#b"],
+      ["nothing", ""],
+      ["over 256 characters", "x".repeat(257)],
+    ];
+    const badParticipants = badIds.flatMap(([what, id]) => [
+      { name: `an actor id with ${what}`, params: { actor: id }, field: "actor" },
+      { name: `an inline actor id with ${what}`, params: { actor: { id } }, field: "actor.id" },
+      { name: `a tenant id with ${what}`, params: { tenant: id }, field: "tenant" },
+      { name: `an inline tenant id with ${what}`, params: { tenant: { id } }, field: "tenant.id" },
+    ]);
+    for (const { name, params, field } of badParticipants) {
+      it(`${name}, storing no recipient, actor or tenant`, async () => {
+        const t = createTestEngine({ workflows: [emailWorkflow()] });
+        // Whichever of actor and tenant is fine is inline too: it must not be stored either.
+        const error = await t.workflows
+          .trigger("welcome", {
+            recipients: [{ id: "ok", email: "ok@example.com" }],
+            actor: { id: "good-actor", name: "Actor" },
+            tenant: { id: "good-tenant", name: "Tenant" },
+            ...params,
+          } as never)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidParamsError);
+        expect((error as InvalidParamsError).errors.map((e) => e.field)).toContain(field);
+        await t.idle();
+        await expect(t.users.get("ok")).rejects.toMatchObject({ code: "not_found" });
+        await expect(t.users.get("good-actor")).rejects.toMatchObject({ code: "not_found" });
+        await expect(t.tenants.get("good-tenant")).rejects.toMatchObject({ code: "not_found" });
+        expect((await t.workflowRecipientRuns.list()).entries).toHaveLength(0);
+      });
+    }
+
+    it("a trigger or cancel on a closed engine, before anything is stored", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      await t.idle();
+      await t.close();
+      const error = await t.workflows
+        .trigger("welcome", { recipients: [{ id: "u1", email: "u1@example.com" }] })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineClosedError);
+      expect(error).toBeInstanceOf(CrierError);
+      expect(error).toMatchObject({ code: "engine_closed", operation: "workflows.trigger" });
+      expect((error as Error).message).toMatch(/close\(\) was already called.*Create a new engine/);
+      await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
+      await expect(t.workflows.cancel("welcome", { cancellation_key: "k" })).rejects.toBeInstanceOf(
+        EngineClosedError,
+      );
     });
 
     it("an inline recipient list with one bad entry identifies none of them", async () => {
