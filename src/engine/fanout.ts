@@ -52,7 +52,13 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
   const pending: WorkflowRecipientRun[] = [];
 
   if (cursor.index === -1) {
-    for (const ref of run.recipients) pending.push(newRun(ctx, run, refToKey(ref), null));
+    run.recipients.forEach((ref, i) => {
+      const recipientRun = newRun(ctx, run, refToKey(ref), null);
+      // `$trigger_data`: merged over the trigger's data, top-level keys only, for this run alone.
+      const extra = run.recipient_data?.[i];
+      if (extra) recipientRun.data = { ...run.data, ...extra };
+      pending.push(recipientRun);
+    });
     await flush(ctx, pending);
     cursor.index = 0;
   }

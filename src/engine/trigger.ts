@@ -142,6 +142,9 @@ export async function triggerWorkflow(
       actor: valid.actor?.ref ?? null,
       tenant: valid.tenant?.id ?? null,
       data: valid.data,
+      ...(valid.recipients.some((r) => r.triggerData)
+        ? { recipient_data: valid.recipients.map((r) => r.triggerData) }
+        : {}),
       cancellation_key: valid.cancellationKey,
       trigger_source: { ...source, cancellation_key: valid.cancellationKey },
       inserted_at: now,
@@ -210,6 +213,17 @@ export function validateParams(
 
   const tenant = validateTenant(params.tenant, issues);
   const data = validateData(params.data, issues);
+  const perRecipient = recipients.reduce(
+    (sum, r) => sum + (r.triggerData ? Buffer.byteLength(JSON.stringify(r.triggerData)) : 0),
+    0,
+  );
+  if (perRecipient > 0 && perRecipient + jsonBytes(data) > MAX_DATA_BYTES) {
+    issues.push({
+      field: "recipients",
+      type: "size",
+      message: `expected data and every recipient's $trigger_data to total at most 10 MB, received ${((perRecipient + jsonBytes(data)) / 1024 / 1024).toFixed(1)} MB; store large content elsewhere and pass its id`,
+    });
+  }
 
   const cancellationKey = params.cancellation_key;
   if (
@@ -231,6 +245,10 @@ export function validateParams(
     cancellationKey:
       typeof cancellationKey === "string" && cancellationKey.length > 0 ? cancellationKey : null,
   };
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? "");
 }
 
 /** @internal Validates a trigger's `tenant`: an id, a tenant object with an id, or nothing. */

@@ -73,6 +73,80 @@ describe("workflows.trigger", () => {
     expect(Object.hasOwn(user, "__proto__")).toBe(true);
   });
 
+  it("merges an inline recipient's $trigger_data over data for that recipient's run only", async () => {
+    const t = createTestEngine({
+      workflows: [
+        emailWorkflow({
+          steps: [
+            {
+              ref: "email_1",
+              type: "channel",
+              channel_key: "email",
+              template: {
+                subject: "{{ data.greeting }} {{ data.order.id }}/{{ data.order.total }}",
+              },
+            },
+          ],
+        }),
+      ],
+    });
+    await t.objects.set("teams", "core", { email: "core@example.com" });
+    await t.objects.addSubscriptions("teams", "core", {
+      recipients: [{ id: "member", email: "member@example.com" }],
+    });
+    await t.workflows.trigger("welcome", {
+      recipients: [
+        {
+          id: "u1",
+          email: "u1@example.com",
+          $trigger_data: { greeting: "Bonjour", order: { id: "o-u1" } },
+        },
+        { id: "u2", email: "u2@example.com" },
+        { id: "core", collection: "teams", $trigger_data: { greeting: "Team" } },
+      ],
+      data: { greeting: "Hello", order: { id: "o-1", total: 5 } },
+    });
+    await t.idle();
+    const name = (ref: unknown) =>
+      typeof ref === "string" ? ref : `${(ref as { collection: string }).collection}/core`;
+    const subjects = Object.fromEntries(
+      t.outbox.map((m) => [name(m.recipient_ref), m.content.subject]),
+    );
+    expect(subjects).toEqual({
+      // Top-level keys replace: u1's `order` is its own, without the trigger's `total`.
+      u1: "Bonjour o-u1/",
+      u2: "Hello o-1/5",
+      // An object's $trigger_data is its own run's; its subscribers get the trigger's data.
+      "teams/core": "Team o-1/5",
+      member: "Hello o-1/5",
+    });
+    // Never stored as a property; `{ id, collection, $trigger_data }` stays a reference.
+    expect(await t.users.get("u1")).not.toHaveProperty("$trigger_data");
+    expect(await t.objects.get("teams", "core")).not.toHaveProperty("properties.$trigger_data");
+    // The workflow run keeps one data; each recipient run its merge.
+    const runs = (await t.workflowRecipientRuns.list()).entries;
+    expect(runs.find((r) => r.recipient === "u2")?.data).toBeNull();
+    // A recipient listed twice: one run, with the first entry's $trigger_data.
+    await t.workflows.trigger("welcome", {
+      recipients: [
+        { id: "twice", email: "twice@example.com", $trigger_data: { greeting: "First" } },
+        { id: "twice", $trigger_data: { greeting: "Second" } },
+      ],
+      data: { greeting: "Hello", order: { id: "o-2" } },
+    });
+    await t.idle();
+    expect(
+      t.outbox.filter((m) => m.recipient_ref === "twice").map((m) => m.content.subject),
+    ).toEqual(["First o-2/"]);
+    await expect(
+      t.workflows.trigger("welcome", { recipients: [{ id: "u3", $trigger_data: [1] as never }] }),
+    ).rejects.toMatchObject({
+      code: "invalid_params",
+      errors: [expect.objectContaining({ field: "recipients[0].$trigger_data" })],
+    });
+    await expect(t.users.get("u3")).rejects.toMatchObject({ code: "not_found" });
+  });
+
   it("derives each recipient run id from the workflow run id and the recipient", async () => {
     const t = createTestEngine({ workflows: [emailWorkflow()] });
     const { workflow_run_id } = await t.workflows.trigger("welcome", {
