@@ -106,10 +106,21 @@ function validateAgainstWorkflowSchema(input: unknown): ErrorObject[] {
  * ```
  */
 export function validateWorkflow(input: unknown): WorkflowInput {
+  const beyond = checkBeyondSchema(input);
+  // A condition's operator is explained better by the condition checks (an unknown operator, an
+  // audience operator) than by the schema's enum: keep theirs alone.
+  const explained = new Set(
+    beyond
+      .filter((issue) => issue.field.endsWith(".operator"))
+      .map((issue) => `${issue.field}\u0000${issue.type}`),
+  );
   const issues = inDocumentOrder(
     dedupe([
-      ...mapAjvErrors(validateAgainstWorkflowSchema(input), input, { root: "", label: "workflow" }),
-      ...checkBeyondSchema(input),
+      ...mapAjvErrors(validateAgainstWorkflowSchema(input), input, {
+        root: "",
+        label: "workflow",
+      }).filter((issue) => !explained.has(`${issue.field}\u0000${issue.type}`)),
+      ...beyond,
     ]),
   );
   if (issues.length > 0) {

@@ -322,6 +322,24 @@ describe("preferences in runs", () => {
     await expect(
       t.users.setPreferences("u1", "default", { colour: "blue" } as never),
     ).rejects.toMatchObject({ code: "invalid_params" });
+    await expect(
+      t.users.setPreferences("u1", "default", {
+        categories: {
+          beta: {
+            conditions: [
+              { variable: "recipient.id", operator: "is_audience_member", argument: "beta" },
+            ],
+          },
+        },
+      } as never),
+    ).rejects.toMatchObject({
+      errors: [
+        expect.objectContaining({
+          field: "preferences.categories.beta.conditions[0].operator",
+          message: expect.stringContaining("crier has none"),
+        }),
+      ],
+    });
     expect(await t.users.getPreferences("u1")).toMatchObject({ categories: { marketing: false } });
   });
 });

@@ -500,6 +500,21 @@ const rejectCases: RejectCase[] = [
     },
     expected: [{ field: "conditions.all[0].operator", type: "enum" }],
   },
+  ...(["is_audience_member", "is_not_audience_member"] as const).map((operator) => ({
+    name: `Knock's audience operator ${operator}, saying crier has no audiences`,
+    input: workflowWith(
+      channel("email_1", {
+        conditions: { all: [{ variable: "recipient.id", operator, argument: "beta-testers" }] },
+      }),
+    ),
+    expected: [
+      {
+        field: "steps[0].conditions.all[0].operator",
+        type: "enum",
+        message: /crier has none.*contains/,
+      },
+    ],
+  })),
   {
     name: "a condition group with both all and any",
     input: workflowWith(channel("email_1", { conditions: { all: [], any: [] } })),
@@ -657,6 +672,14 @@ describe("validateWorkflow: rejected definitions", () => {
     expect(issuesOf(workflowWith({ ref: "oops", type: "emial" }))).toHaveLength(1);
     expect(issuesOf(workflowWith(delay("wait", { unit: "days", value: 0 })))).toHaveLength(1);
     expect(issuesOf(workflowWith({ ref: "wait", type: "delay", settings: {} }))).toHaveLength(1);
+    for (const operator of ["equals", "is_audience_member"]) {
+      const issues = issuesOf({
+        key: "one-issue",
+        steps: [],
+        conditions: { any: [{ variable: "data.x", operator, argument: "a" }] },
+      });
+      expect(issues.map((issue) => issue.field)).toEqual(["conditions.any[0].operator"]);
+    }
   });
 
   it("reports every problem together, in document order, under one message", () => {
