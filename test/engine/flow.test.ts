@@ -67,6 +67,57 @@ describe("delay", () => {
     await t.clock.advanceTo("2026-01-01T05:00:00Z");
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "duration", "iso"]);
   });
+
+  it("rejects a static delay over 365 days at upsert, storing nothing", async () => {
+    const { t } = engine([]);
+    await expect(
+      t.workflows.upsert({
+        key: "too-long",
+        steps: [
+          { ref: "wait", type: "delay", settings: { delay_for: { unit: "days", value: 400 } } },
+        ],
+      }),
+    ).rejects.toMatchObject({
+      code: "invalid_params",
+      errors: [expect.objectContaining({ field: "steps[0].settings.delay_for", type: "maximum" })],
+    });
+    await expect(t.workflows.get("too-long")).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("skips a delay read from the data that would wait over 365 days, and goes on", async () => {
+    const { t, skipped } = engine([
+      {
+        key: "until",
+        steps: [
+          { ref: "wait", type: "delay", settings: { delay_until_field_path: "data.send_at" } },
+          email("email_1", "{{ data.label }}"),
+        ],
+      },
+    ]);
+    const cases = [
+      ["too-far-duration", { unit: "days", value: 366 }],
+      ["too-far-months", { unit: "months", value: 13 }],
+      ["too-far-date", "2027-01-02T00:00:01Z"],
+      ["ok-date", "2026-12-31T00:00:00Z"],
+      ["ok-months", { unit: "months", value: 12 }],
+    ] as const;
+    for (const [label, send_at] of cases)
+      await t.workflows.trigger("until", { recipients: [user(label)], data: { send_at, label } });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject).sort()).toEqual([
+      "too-far-date",
+      "too-far-duration",
+      "too-far-months",
+    ]);
+    expect(skipped.map((e) => [e.recipient, e.reason])).toEqual([
+      ["too-far-duration", "invalid_settings"],
+      ["too-far-months", "invalid_settings"],
+      ["too-far-date", "invalid_settings"],
+    ]);
+    expect(skipped[0]?.detail).toMatch(/would wait 366\.0 days: expected at most 365 days/);
+    const waiting = (await t.workflowRecipientRuns.list({ status: ["paused"] })).entries;
+    expect(waiting.map((r) => r.recipient).sort()).toEqual(["ok-date", "ok-months"]);
+  });
 });
 
 describe("batch", () => {
@@ -234,6 +285,69 @@ describe("throttle", () => {
     await t.workflows.trigger("alerts", { recipients: ["u1"], data: { service: "api" } });
     await t.idle();
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["api", "api", "db", "api"]);
+  });
+
+  const fromData: WorkflowInput = {
+    key: "alerts",
+    steps: [
+      {
+        ref: "throttle",
+        type: "throttle",
+        settings: { throttle_window_field_path: "data.window" },
+      },
+      email("email_1", "{{ data.n }}"),
+    ],
+  };
+
+  it("reads the window from throttle_window_field_path", async () => {
+    const { t } = engine([fromData]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    const window = { unit: "minutes", value: 30 };
+    for (const n of [1, 2])
+      await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n, window } });
+    await t.clock.advance("29m");
+    await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n: 3, window } });
+    await t.clock.advance("1m"); // the window that opened with the first trigger is over
+    await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n: 4, window } });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["1", "4"]);
+  });
+
+  it("rejects a static window over 31 days at upsert, and skips one read from the data", async () => {
+    const { t, skipped } = engine([fromData]);
+    await expect(
+      t.workflows.upsert({
+        key: "monthly",
+        steps: [
+          {
+            ref: "gate",
+            type: "throttle",
+            settings: { throttle_window: { unit: "days", value: 32 } },
+          },
+        ],
+      }),
+    ).rejects.toMatchObject({
+      errors: [
+        expect.objectContaining({ field: "steps[0].settings.throttle_window", type: "maximum" }),
+      ],
+    });
+    await expect(t.workflows.get("monthly")).rejects.toMatchObject({ code: "not_found" });
+    await t.users.update("u1", { email: "u1@example.com" });
+    // Over the limit (or missing, or not positive): the step is skipped and nothing is throttled.
+    for (const [n, window] of [
+      [1, { unit: "weeks", value: 5 }],
+      [2, { unit: "weeks", value: 5 }],
+      [3, { unit: "days", value: 0 }],
+    ] as const)
+      await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n, window } });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["1", "2", "3"]);
+    expect(skipped.map((e) => e.reason)).toEqual([
+      "invalid_settings",
+      "invalid_settings",
+      "invalid_settings",
+    ]);
+    expect(skipped[0]?.detail).toMatch(/5 weeks \(35 days\): expected a window of at most 31 days/);
   });
 });
 

@@ -259,6 +259,27 @@ describe("validateWorkflow: valid definitions", () => {
     expect(() => validateWorkflow(nestedBranches(5))).not.toThrow();
   });
 
+  it("accepts delays up to 365 days and throttle windows up to 31 days (a month counting 30)", () => {
+    const throttle = (ref: string, window: unknown) => ({
+      ref,
+      type: "throttle",
+      settings: { throttle_window: window },
+    });
+    expect(() =>
+      validateWorkflow(
+        workflowWith(
+          delay("d1", { unit: "days", value: 365 }),
+          delay("d2", { unit: "weeks", value: 52 }),
+          delay("d3", { unit: "months", value: 12 }),
+          delay("d4", { unit: "hours", value: 8760 }),
+          throttle("t1", { unit: "days", value: 31 }),
+          throttle("t2", { unit: "months", value: 1 }),
+          throttle("t3", { unit: "hours", value: 744 }),
+        ),
+      ),
+    ).not.toThrow();
+  });
+
   it("accepts a workflow with no steps and null conditions", () => {
     expect(() => validateWorkflow({ key: "nothing", steps: [], conditions: null })).not.toThrow();
   });
@@ -512,6 +533,46 @@ const rejectCases: RejectCase[] = [
         field: "steps[0].conditions.all[0].operator",
         type: "enum",
         message: /crier has none.*contains/,
+      },
+    ],
+  })),
+  ...[
+    { unit: "days", value: 366 },
+    { unit: "weeks", value: 53 },
+    { unit: "months", value: 13 },
+    { unit: "seconds", value: 365 * 86_400 + 1 },
+  ].map((delayFor) => ({
+    name: `a delay_for of ${delayFor.value} ${delayFor.unit}, over 365 days`,
+    input: workflowWith(delay("wait", delayFor)),
+    expected: [
+      {
+        field: "steps[0].settings.delay_for",
+        type: "maximum",
+        message: /^expected a delay_for of at most 365 days .*, received .*; shorten it/,
+      },
+    ],
+  })),
+  ...[
+    { unit: "days", value: 32 },
+    { unit: "weeks", value: 5 },
+    { unit: "months", value: 2 },
+  ].map((window) => ({
+    name: `a throttle_window of ${window.value} ${window.unit}, over 31 days`,
+    input: workflowWith(
+      channel("email_1"),
+      branchStep("branch_1", [
+        {
+          name: "default",
+          conditions: null,
+          steps: [{ ref: "gate", type: "throttle", settings: { throttle_window: window } }],
+        },
+      ]),
+    ),
+    expected: [
+      {
+        field: "steps[1].branches[0].steps[0].settings.throttle_window",
+        type: "maximum",
+        message: /^expected a throttle_window of at most 31 days .*, received /,
       },
     ],
   })),
