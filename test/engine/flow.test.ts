@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RunStatusEvent, Step, StepSkippedEvent, WorkflowInput } from "../../src/index.js";
 import { createTestEngine } from "../../src/testing/index.js";
 
@@ -13,6 +13,10 @@ function engine(workflows: WorkflowInput[], options: Parameters<typeof createTes
 }
 
 const user = (id: string) => ({ id, email: `${id}@example.com`, name: id.toUpperCase() });
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("delay", () => {
   it("parks the run (paused) until the delay is over, then goes on", async () => {
@@ -233,6 +237,70 @@ describe("batch", () => {
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["4,3 of 4"]);
   });
 
+  it("caps actors at the 10 most recent distinct ones, and counts every actor and activity", async () => {
+    const { t } = engine([
+      digest(
+        {},
+        "{{ actors | size }}/{{ total_actors }} actors, {{ activities | size }}/{{ total_activities }}: {{ actors | map: 'id' | join: ',' }}",
+      ),
+    ]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    // 13 triggers by 12 distinct actors (a0 twice: first and last).
+    const actors = [...Array.from({ length: 12 }, (_, i) => `a${i}`), "a0"];
+    for (const actor of actors) await t.workflows.trigger("digest", { recipients: ["u1"], actor });
+    await t.clock.advance("10m");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual([
+      "10/12 actors, 10/13: a0,a11,a10,a9,a8,a7,a6,a5,a4,a3",
+    ]);
+  });
+
+  it("closes at the time or Duration read from batch_until_field_path, fixed by the first trigger", async () => {
+    const { t, skipped } = engine([
+      {
+        key: "digest",
+        steps: [
+          { ref: "batch", type: "batch", settings: { batch_until_field_path: "data.close_at" } },
+          email("email_1", "{{ total_activities }}"),
+        ],
+      },
+    ]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.users.update("u2", { email: "u2@example.com" });
+    await t.users.update("u3", { email: "u3@example.com" });
+    // u1: a timestamp 1 hour ahead; later triggers' own values do not move a fixed window.
+    await t.workflows.trigger("digest", {
+      recipients: ["u1"],
+      data: { close_at: "2026-01-01T01:00:00Z" },
+    });
+    await t.workflows.trigger("digest", {
+      recipients: ["u1"],
+      data: { close_at: "2026-01-01T03:00:00Z" },
+    });
+    // u2: a Duration counted from the first trigger.
+    for (let i = 0; i < 3; i++)
+      await t.workflows.trigger("digest", {
+        recipients: ["u2"],
+        data: { close_at: { unit: "minutes", value: 90 } },
+      });
+    // u3: a value that is not a time skips the step, and the run goes on unbatched.
+    await t.workflows.trigger("digest", { recipients: ["u3"], data: { close_at: "soon" } });
+    await t.idle();
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual(["u3:"]);
+    expect(skipped.map((e) => [e.recipient, e.step_ref, e.reason])).toEqual([
+      ["u3", "batch", "invalid_settings"],
+    ]);
+    await t.clock.advance("59m");
+    expect(t.outbox).toHaveLength(1);
+    await t.clock.advance("1m");
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual(["u3:", "u1:2"]);
+    await t.clock.advance("30m");
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual([
+      "u3:",
+      "u1:2",
+      "u2:3",
+    ]);
+  });
+
   it("flush_leading sends the first trigger at once and batches the rest", async () => {
     const { t } = engine([
       digest({ batch_execution_mode: "flush_leading" }, "{{ total_activities }}"),
@@ -419,6 +487,64 @@ describe("http_fetch", () => {
       ["fetch_failed", 3],
     ]);
     expect(t.outbox).toHaveLength(0);
+  });
+
+  it("gives each request a 15-second timeout signal, and retries a request that timed out", async () => {
+    // The timeout is real time: the test takes the signal's place instead of waiting 15 s.
+    const timeouts: number[] = [];
+    const controllers: AbortController[] = [];
+    vi.spyOn(AbortSignal, "timeout").mockImplementation((ms: number) => {
+      timeouts.push(ms);
+      const controller = new AbortController();
+      controllers.push(controller);
+      return controller.signal;
+    });
+    let called: () => void = () => {};
+    const firstCall = new Promise<void>((resolve) => {
+      called = resolve;
+    });
+    let calls = 0;
+    const signals: Array<AbortSignal | null | undefined> = [];
+    const fetchStub: typeof fetch = (_input, init) => {
+      calls += 1;
+      signals.push(init?.signal);
+      if (calls > 1) return Promise.resolve(Response.json({ late: "answer" }));
+      called();
+      // Hangs until the signal aborts, then rejects as fetch does: with the signal's reason.
+      return new Promise((_resolve, reject) => {
+        const signal = init?.signal;
+        if (!signal) return reject(new Error("no signal given to fetch"));
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    };
+    const { t } = engine(
+      [
+        {
+          key: "receipt",
+          steps: [
+            { ref: "fetch", type: "http_fetch", settings: { url: "https://slow.example/x?t=1" } },
+            email("email_1", "{{ data.late }}"),
+          ],
+        },
+      ],
+      { fetch: fetchStub },
+    );
+    await t.workflows.trigger("receipt", { recipients: [user("u1")] });
+    await firstCall;
+    expect(timeouts).toEqual([15_000]);
+    // The request carries the timeout's own signal.
+    expect(signals[0]).toBe(controllers[0]?.signal);
+    controllers[0]?.abort(new DOMException("The operation timed out.", "TimeoutError"));
+    await t.idle();
+    const [run] = (await t.workflowRecipientRuns.list()).entries;
+    expect(run?.status).toBe("paused");
+    const log = (await t.workflowRecipientRuns.get(run?.id ?? "")).events ?? [];
+    expect(log.find((e) => e.event === "fetch_retrying")?.data.error).toBe(
+      "GET https://slow.example/x did not answer within 15 s (the step's timeout)",
+    );
+    await t.clock.advance("30s");
+    expect(timeouts).toEqual([15_000, 15_000]);
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["answer"]);
   });
 });
 

@@ -124,6 +124,95 @@ describe("conditions", () => {
     expect(byRecipient("a")).toEqual(["pro"]);
     expect(byRecipient("b")).toEqual(["free", "after"]);
   });
+
+  it("runs nested branches: resumes after a delay inside a nested arm, and an inner terminates ends the run", async () => {
+    const email = (ref: string) => ({
+      ref,
+      type: "channel" as const,
+      channel_key: "email",
+      template: { subject: ref },
+    });
+    const equals = (variable: string, argument: number) => ({
+      all: [{ variable, operator: "equal_to" as const, argument }],
+    });
+    const t = createTestEngine({
+      workflows: [
+        {
+          key: "nested",
+          steps: [
+            {
+              ref: "outer",
+              type: "branch",
+              branches: [
+                {
+                  name: "x1",
+                  conditions: equals("data.x", 1),
+                  steps: [
+                    {
+                      ref: "inner",
+                      type: "branch",
+                      branches: [
+                        {
+                          name: "y1",
+                          conditions: equals("data.y", 1),
+                          steps: [
+                            {
+                              ref: "wait",
+                              type: "delay",
+                              settings: { delay_for: { unit: "hours", value: 1 } },
+                            },
+                            email("in_y1"),
+                          ],
+                          terminates: true,
+                        },
+                        {
+                          name: "y_default",
+                          conditions: null,
+                          steps: [
+                            {
+                              ref: "wait_default",
+                              type: "delay",
+                              settings: { delay_for: { unit: "hours", value: 2 } },
+                            },
+                            email("in_y_default"),
+                          ],
+                        },
+                      ],
+                    },
+                    email("after_inner"),
+                  ],
+                },
+                { name: "x_default", conditions: null, steps: [email("x_default")] },
+              ],
+            },
+            email("end"),
+          ],
+        },
+      ],
+    });
+    const person = (id: string) => ({ id, email: `${id}@example.com` });
+    await t.workflows.trigger("nested", { recipients: [person("a")], data: { x: 1, y: 1 } });
+    await t.workflows.trigger("nested", { recipients: [person("b")], data: { x: 1, y: 2 } });
+    await t.workflows.trigger("nested", { recipients: [person("c")], data: { x: 2 } });
+    await t.idle();
+    const sent = (id: string) =>
+      t.outbox.filter((m) => m.recipient_ref === id).map((m) => m.content.subject);
+    expect(sent("c")).toEqual(["x_default", "end"]);
+    expect(sent("a")).toEqual([]);
+    const paused = (await t.workflowRecipientRuns.list({ status: ["paused"] })).entries;
+    expect(paused.map((r) => r.recipient).sort()).toEqual(["a", "b"]);
+    await t.clock.advance("1h");
+    // a resumed inside the nested arm, and its terminates ended the whole run there.
+    expect(sent("a")).toEqual(["in_y1"]);
+    expect(sent("b")).toEqual([]);
+    await t.clock.advance("1h");
+    // b resumed inside the inner default arm, then went on after the inner and the outer branch.
+    expect(sent("b")).toEqual(["in_y_default", "after_inner", "end"]);
+    await t.clock.advance("1d");
+    expect(sent("a")).toEqual(["in_y1"]);
+    const runs = (await t.workflowRecipientRuns.list()).entries;
+    expect(runs.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
+  });
 });
 
 describe("channel steps", () => {
