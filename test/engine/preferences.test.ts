@@ -246,6 +246,40 @@ describe("preferences in runs", () => {
     expect(sentTo("core")).toEqual([]);
   });
 
+  it("reads preferences again when a run resumes: after a delay, the current ones apply", async () => {
+    const { t, skipped } = engineWith();
+    await t.workflows.upsert({
+      key: "reminder",
+      steps: [
+        { ref: "wait", type: "delay", settings: { delay_for: { unit: "hours", value: 1 } } },
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "postmark",
+          channel_type: "email",
+          template: { subject: "reminder" },
+        },
+      ],
+    });
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.users.update("u2", { email: "u2@example.com" });
+    await t.users.setPreferences("u2", "default", { channel_types: { email: false } });
+    await t.workflows.trigger("reminder", { recipients: ["u1", "u2"] });
+    await t.idle();
+    // During the delay, u1 opts out and u2 opts back in.
+    await t.users.setPreferences("u1", "default", { workflows: { reminder: false } });
+    await t.users.setPreferences("u2", "default", {});
+    await t.clock.advance("1h");
+    expect(t.outbox.map((m) => m.recipient_ref)).toEqual(["u2"]);
+    expect(skipped).toMatchObject([
+      {
+        recipient: "u1",
+        reason: "preferences",
+        detail: "workflows.reminder = false in set default",
+      },
+    ]);
+  });
+
   it("validates the defaultPreferences engine option at createEngine", () => {
     for (const [set, field] of [
       [{ channel_types: { email: "no" } }, "defaultPreferences.channel_types.email"],
