@@ -273,11 +273,19 @@ describe("workflows.trigger", () => {
       const t = createTestEngine({ workflows: [emailWorkflow()] });
       const big = { blob: "x".repeat(10 * 1024 * 1024 + 1) };
       await expect(
-        t.workflows.trigger("welcome", { recipients: ["u1"], data: big }),
+        t.workflows.trigger("welcome", {
+          recipients: [{ id: "u1", email: "u1@example.com" }],
+          actor: { id: "a1", name: "A" },
+          tenant: "fine",
+          data: big,
+        }),
       ).rejects.toMatchObject({
         code: "invalid_params",
         errors: [expect.objectContaining({ field: "data", type: "size" })],
       });
+      await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
+      await expect(t.users.get("a1")).rejects.toMatchObject({ code: "not_found" });
+      await expect(t.tenants.get("fine")).rejects.toMatchObject({ code: "not_found" });
     });
 
     it("an unknown workflow", async () => {
