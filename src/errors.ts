@@ -12,6 +12,7 @@ export type CrierErrorCode =
   | "workflow_inactive"
   | "not_found"
   | "idempotency_conflict"
+  | "engine_closed"
   | "adapter_error";
 
 /** One problem found while validating input: which field, what is wrong, and the kind of check. */
@@ -111,6 +112,23 @@ export class IdempotencyConflictError extends CrierError {
         "used within the last 24 hours with different ones. Use a new key for a different request.",
     );
     this.idempotencyKey = idempotencyKey;
+  }
+}
+
+/** A call that would change state reached an engine after `close()`: nothing was stored. */
+export class EngineClosedError extends CrierError {
+  override name = "EngineClosedError";
+  /** What was called (`workflows.trigger`, `workflows.cancel`). */
+  readonly operation: string;
+
+  constructor(operation: string) {
+    super(
+      "engine_closed",
+      `Expected an open engine for ${operation}, but close() was already called on it, so nothing ` +
+        "was stored or enqueued. Create a new engine (on the same store and queue adapters to " +
+        "pick up durable work) and call it there.",
+    );
+    this.operation = operation;
   }
 }
 

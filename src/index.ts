@@ -61,6 +61,7 @@ export type { TriggerOptions, TriggerParams, TriggerResult } from "./engine/trig
 export {
   CrierError,
   type CrierErrorCode,
+  EngineClosedError,
   IdempotencyConflictError,
   InvalidParamsError,
   NotFoundError,

@@ -312,12 +312,17 @@ async function attemptDelivery(
     await ctx.queue.add(deliverJob(message.id, attempt + 1, retryAt));
     return [entry("delivery_failed", "error", { error: text, retry_at: retryAt.toISOString() })];
   }
+  // Knock's statuses: in-app messages are delivered once stored; push and chat never go above
+  // sent, whatever the provider says; email, sms and webhooks are delivered when the provider
+  // (or a 2xx answer) says so.
   const status: MessageDeliveryStatus =
     channel.type === "in_app_feed"
       ? "delivered"
-      : result && result.status === "delivered"
-        ? "delivered"
-        : "sent";
+      : channel.type === "push" || channel.type === "chat"
+        ? "sent"
+        : result && result.status === "delivered"
+          ? "delivered"
+          : "sent";
   const updated = await ctx.store.updateMessage(message.id, {
     status,
     attempts: attempt,

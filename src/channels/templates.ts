@@ -2,7 +2,7 @@
  * @internal Liquid templates: parsed once when a workflow is compiled, rendered per message.
  */
 import { Liquid, type Template } from "liquidjs";
-import { isPlainObject } from "../_internal/merge.js";
+import { isPlainObject, setOwn } from "../_internal/merge.js";
 import { readOwn } from "../conditions/path.js";
 import type { ValidationIssue } from "../errors.js";
 
@@ -83,7 +83,9 @@ export function renderTemplate(liquid: Liquid, template: CompiledTemplate, scope
       return template.items.map((item) => renderTemplate(liquid, item, scope));
     case "object": {
       const out: Record<string, unknown> = {};
-      for (const [key, item] of template.entries) out[key] = renderTemplate(liquid, item, scope);
+      // setOwn: a template key such as `__proto__` becomes an own key, never the prototype.
+      for (const [key, item] of template.entries)
+        setOwn(out, key, renderTemplate(liquid, item, scope));
       return out;
     }
   }

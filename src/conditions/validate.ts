@@ -31,7 +31,8 @@ const MAX_DEPTH = 32;
  *
  * It reports: a group that is not `{ all: [...] }` or `{ any: [...] }`, items that are neither
  * conditions nor groups, a missing variable, an unknown operator, an operator that needs an
- * argument without one, arguments of the wrong shape (`is_timestamp_between` needs
+ * argument without one, Knock's audience operators (`is_audience_member`, `is_not_audience_member`:
+ * crier has no audiences), arguments of the wrong shape (`is_timestamp_between` needs
  * `[start, end]`, `is_between` `[min, max]`, `is_in_random_cohort` 0–100, timestamps must be
  * ISO-8601, epoch milliseconds, paths or well-formed relative times), and unknown
  * `$message.<status>` cases. `null` and `undefined` are valid (no conditions).
@@ -135,6 +136,14 @@ function checkCondition(condition: unknown, path: string, issues: ConditionIssue
       field: `${path}.operator`,
       type: "required",
       message: "a condition needs an operator, e.g. equal_to",
+    });
+    return;
+  }
+  if (operator === "is_audience_member" || operator === "is_not_audience_member") {
+    issues.push({
+      field: `${path}.operator`,
+      type: "enum",
+      message: `expected an operator crier can evaluate, received ${formatValue(operator)}: Knock's audience operators need audiences, and crier has none; keep membership as data instead (e.g. recipient.segments or data.audiences) and test it with contains / not_contains`,
     });
     return;
   }

@@ -8,7 +8,12 @@
 import { describe } from "../_internal/describe.js";
 import { uuidV4 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
-import { InvalidParamsError, type ValidationIssue, WorkflowNotFoundError } from "../errors.js";
+import {
+  EngineClosedError,
+  InvalidParamsError,
+  type ValidationIssue,
+  WorkflowNotFoundError,
+} from "../errors.js";
 import { normalizeRecipient, refToKey, sameKey } from "../recipients/identify.js";
 import type { RecipientReference } from "../recipients/types.js";
 import type { RecipientKey, StoredCancellation } from "../store/types.js";
@@ -33,6 +38,7 @@ export async function cancelWorkflow(
   key: unknown,
   params: unknown,
 ): Promise<void> {
+  if (ctx.closed) throw new EngineClosedError("workflows.cancel");
   await ctx.ready;
   const issues: ValidationIssue[] = [];
   if (typeof key !== "string" || key.length === 0) {
@@ -121,16 +127,28 @@ export function cancellationApplies(
 }
 
 /**
- * @internal Cancels one run unless it has finished. A run that joined a batch leaves it (its
- * activity is removed); the batch window itself is unchanged.
+ * @internal Cancels one run unless it has finished. A run that is part of an open batch (the one
+ * waiting on it, or one whose activity joined it) leaves it first: its activity is removed, and
+ * when it was the run waiting on the batch, continuation passes to the earliest remaining
+ * activity's run (one atomic store operation), so the batch still sends when its window closes.
+ * The window itself is unchanged. Once a batch has closed its activities are final: only the run
+ * continuing with it can still be cancelled.
  */
 export async function cancelRun(ctx: EngineContext, run: WorkflowRecipientRun): Promise<boolean> {
-  const joinedOpenBatch =
-    run.status === "completed" && run.batch_id ? await ctx.store.getBatch(run.batch_id) : null;
+  if (run.status === "cancelled") return false;
+  const batch = run.batch_id ? await ctx.store.getBatch(run.batch_id) : null;
   const inOpenBatch =
-    joinedOpenBatch?.status === "open" &&
-    joinedOpenBatch.items.some((item) => item.run_id === run.id);
-  if (run.status === "cancelled" || (run.status === "completed" && !inOpenBatch)) return false;
+    batch?.status === "open" &&
+    (batch.continuing_run_id === run.id || batch.items.some((item) => item.run_id === run.id));
+  if (run.status === "completed" && !inOpenBatch) return false;
+  if (batch && inOpenBatch) {
+    // Leave the batch before the run's own write: were the batch to close in between, it would
+    // otherwise wait on a cancelled run and never send.
+    const after = await ctx.store.removeBatchItem(batch.id, run.id);
+    const stillIn = after?.items.some((item) => item.run_id === run.id) ?? false;
+    // The batch closed first: a joined activity is part of the digest now, and stays.
+    if (run.status === "completed" && stillIn) return false;
+  }
   const at = nowIso(ctx);
   let current: WorkflowRecipientRun | null = run;
   // Retry the compare-and-set if a job moved the run meanwhile.
@@ -154,7 +172,6 @@ export async function cancelRun(ctx: EngineContext, run: WorkflowRecipientRun): 
       ],
     );
     if (written) {
-      if (written.batch_id) await ctx.store.removeBatchItem(written.batch_id, written.id);
       await ctx.queue.remove(written.cursor === 0 ? written.id : `${written.id}:${written.cursor}`);
       ctx.emitter.emit("run.cancelled", {
         workflow: written.workflow,

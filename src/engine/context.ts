@@ -3,6 +3,7 @@
  */
 import type { Liquid } from "liquidjs";
 import type { ChannelConfig } from "../channels/types.js";
+import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
 import type { Store } from "../store/types.js";
@@ -25,10 +26,12 @@ export interface EngineContext {
     | undefined;
   vars: Record<string, unknown>;
   defaultTimezone: string;
-  defaultPreferences: Record<string, unknown> | undefined;
+  defaultPreferences: PreferenceSetInput | undefined;
   fetch: typeof fetch | undefined;
   deliveryAttempts: number;
   deliveryBackoff: (attempt: number) => number;
+  /** True once `close()` was called: calls that would store or enqueue throw EngineClosedError. */
+  closed: boolean;
   /** Resolves once the engine's start-up (queue start, `workflows` option) is done. */
   ready: Promise<void>;
   /** The trigger pipeline, for steps that trigger workflows (and, later, schedules and sources). */

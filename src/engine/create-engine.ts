@@ -4,10 +4,13 @@
  * @module
  */
 
+import { cloneJson } from "../_internal/merge.js";
 import { processDeliver } from "../channels/execute.js";
 import { createLiquid } from "../channels/templates.js";
 import type { ChannelConfig } from "../channels/types.js";
-import { CrierError, InvalidParamsError } from "../errors.js";
+import { CrierError, InvalidParamsError, type ValidationIssue } from "../errors.js";
+import type { PreferenceSetInput } from "../preferences/types.js";
+import { validatePreferenceSet } from "../preferences/validate.js";
 import { memoryQueue } from "../queue/memory.js";
 import type { Job } from "../queue/types.js";
 import { systemClock } from "../scheduling/clock.js";
@@ -182,7 +185,6 @@ export class CrierEngine implements Engine {
   readonly sources: ReturnType<typeof sourcesNamespace>;
   /** @internal */
   readonly context: EngineContext;
-  #closed = false;
 
   constructor(options: EngineOptions, internal: InternalEngineOptions) {
     const retry = options.deliveryRetry ?? {};
@@ -206,6 +208,16 @@ export class CrierEngine implements Engine {
         },
       ]);
     }
+    let defaultPreferences: PreferenceSetInput | undefined;
+    if (options.defaultPreferences !== undefined) {
+      const issues: ValidationIssue[] = [];
+      // Copied: a caller changing its object later changes nothing here.
+      defaultPreferences = cloneJson(
+        validatePreferenceSet(options.defaultPreferences, "defaultPreferences", issues).set,
+      );
+      if (issues.length > 0)
+        throw new InvalidParamsError("Invalid engine option `defaultPreferences`:", issues);
+    }
     // The context's trigger closes over the registry, which is made from the context just below.
     let registry: WorkflowRegistry;
     const ctx: EngineContext = {
@@ -218,10 +230,11 @@ export class CrierEngine implements Engine {
       channelFallback: internal.channelFallback,
       vars: options.vars ?? {},
       defaultTimezone,
-      defaultPreferences: options.defaultPreferences,
+      defaultPreferences,
       fetch: options.fetch,
       deliveryAttempts: attempts,
       deliveryBackoff: retry.backoff ?? ((attempt) => 1000 * 4 ** (attempt - 2)),
+      closed: false,
       ready: Promise.resolve(),
       trigger: (key, params, triggerOptions, source) =>
         triggerWorkflow(ctx, registry, key, params, triggerOptions, source),
@@ -237,7 +250,7 @@ export class CrierEngine implements Engine {
         case "deliver":
           return processDeliver(ctx, job.data);
         case "batch_close":
-          return processBatchClose(ctx, job.data);
+          return processBatchClose(ctx, registry, job.data);
         case "schedule":
           return processScheduleFire(ctx, job.data);
         default:
@@ -326,8 +339,8 @@ export class CrierEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.context.closed) return;
+    this.context.closed = true;
     await this.context.ready.catch(() => {});
     await this.context.queue.close();
     await this.context.store.close?.();

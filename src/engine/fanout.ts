@@ -52,7 +52,13 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
   const pending: WorkflowRecipientRun[] = [];
 
   if (cursor.index === -1) {
-    for (const ref of run.recipients) pending.push(newRun(ctx, run, refToKey(ref), null));
+    run.recipients.forEach((ref, i) => {
+      const recipientRun = newRun(ctx, run, refToKey(ref), null);
+      // `$trigger_data`: merged over the trigger's data, top-level keys only, for this run alone.
+      const extra = run.recipient_data?.[i];
+      if (extra) recipientRun.data = { ...run.data, ...extra };
+      pending.push(recipientRun);
+    });
     await flush(ctx, pending);
     cursor.index = 0;
   }
@@ -60,7 +66,12 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
   // A schedule's object recipient is notified itself; its subscribers are not (as Knock's).
   if (run.trigger_source.type === "schedule") return;
   let created = 0;
-  while (cursor.index < run.recipients.length) {
+  // Work remains while an object is being expanded (its stack) or an explicit recipient is left.
+  // The stack is checked first: an object's object subscribers are pushed as its last page is
+  // read, after `index` has moved past it, so the last explicit recipient's second level still
+  // sits on the stack when `index` reaches the end.
+  const hasWork = () => cursor.stack.length > 0 || cursor.index < run.recipients.length;
+  while (hasWork()) {
     if (cursor.stack.length === 0) {
       const ref = run.recipients[cursor.index];
       const key = ref === undefined ? null : refToKey(ref);
@@ -98,7 +109,7 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
     }
     created += page.items.length;
     await flush(ctx, pending);
-    if (created >= RUNS_PER_JOB && cursor.index < run.recipients.length) {
+    if (created >= RUNS_PER_JOB && hasWork()) {
       await ctx.queue.add({
         name: "fanout",
         id: `fanout:${workflowRunId}:${cursor.index}:${cursor.stack.map((s) => `${s.collection}/${s.id}@${s.after}`).join(",")}`,

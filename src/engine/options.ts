@@ -4,6 +4,7 @@
  * @module
  */
 import type { ChannelConfig } from "../channels/types.js";
+import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
 import type { Store } from "../store/types.js";
@@ -35,8 +36,12 @@ export interface EngineOptions {
   workflows?: WorkflowInput[];
   /** The channels that channel steps name by `channel_key`. */
   channels?: ChannelConfig[];
-  /** The environment-level default preference set. */
-  defaultPreferences?: Record<string, unknown>;
+  /**
+   * The environment-level default preference set: the lowest set of every recipient's merge
+   * (below a tenant's `settings.preference_set` and the recipient's own set). Validated like
+   * `setPreferences` input: a bad set throws `InvalidParamsError` from `createEngine`.
+   */
+  defaultPreferences?: PreferenceSetInput;
   /** The timezone of recipients without one. @default "Etc/UTC" */
   defaultTimezone?: string;
   /** `vars.*` in conditions and templates. */

@@ -8,6 +8,7 @@ import { describe } from "../_internal/describe.js";
 import { hashJson, uuidV4 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
 import {
+  EngineClosedError,
   IdempotencyConflictError,
   InvalidParamsError,
   type ValidationIssue,
@@ -78,6 +79,7 @@ export async function triggerWorkflow(
   options: TriggerOptions | undefined,
   source: TriggerSource = { type: "api" },
 ): Promise<TriggerResult> {
+  if (ctx.closed) throw new EngineClosedError("workflows.trigger");
   await ctx.ready;
   if (typeof key !== "string" || key.length === 0) {
     throw new InvalidParamsError(`Expected a workflow key string, received ${describe(key)}.`, [
@@ -109,6 +111,8 @@ export async function triggerWorkflow(
     throw new InvalidParamsError(`Invalid trigger of workflow "${key}":`, issues);
   }
 
+  // The engine may have closed while this call validated: still nothing is stored.
+  if (ctx.closed) throw new EngineClosedError("workflows.trigger");
   const workflowRunId = uuidV4();
   const claimKey = idempotencyKey === undefined ? null : `trigger:${idempotencyKey}`;
   if (claimKey) {
@@ -142,6 +146,9 @@ export async function triggerWorkflow(
       actor: valid.actor?.ref ?? null,
       tenant: valid.tenant?.id ?? null,
       data: valid.data,
+      ...(valid.recipients.some((r) => r.triggerData)
+        ? { recipient_data: valid.recipients.map((r) => r.triggerData) }
+        : {}),
       cancellation_key: valid.cancellationKey,
       trigger_source: { ...source, cancellation_key: valid.cancellationKey },
       ...(prior.length > 0 ? { prior_cancellations: prior } : {}),
@@ -211,6 +218,17 @@ export function validateParams(
 
   const tenant = validateTenant(params.tenant, issues);
   const data = validateData(params.data, issues);
+  const perRecipient = recipients.reduce(
+    (sum, r) => sum + (r.triggerData ? Buffer.byteLength(JSON.stringify(r.triggerData)) : 0),
+    0,
+  );
+  if (perRecipient > 0 && perRecipient + jsonBytes(data) > MAX_DATA_BYTES) {
+    issues.push({
+      field: "recipients",
+      type: "size",
+      message: `expected data and every recipient's $trigger_data to total at most 10 MB, received ${((perRecipient + jsonBytes(data)) / 1024 / 1024).toFixed(1)} MB; store large content elsewhere and pass its id`,
+    });
+  }
 
   const cancellationKey = params.cancellation_key;
   if (
@@ -232,6 +250,10 @@ export function validateParams(
     cancellationKey:
       typeof cancellationKey === "string" && cancellationKey.length > 0 ? cancellationKey : null,
   };
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? "");
 }
 
 /** @internal Validates a trigger's `tenant`: an id, a tenant object with an id, or nothing. */

@@ -15,9 +15,24 @@ export type WorkflowPreferenceSetting =
       channel_types?: Record<string, ChannelSetting>;
       channels?: Record<string, ChannelSetting>;
       conditions?: Condition[];
+      /**
+       * On an entry of a lower set (the environment default, a tenant's `preference_set`):
+       * `"replace"` makes this entry override the recipient's entry for the same key, instead of
+       * merging under it. `"merge"` (the default) merges.
+       */
+      __strategy__?: "replace" | "merge";
     };
 
-/** The body of a preference set, as set and as evaluated. */
+/**
+ * The body of a preference set, as set and as evaluated.
+ *
+ * In a lower set (the engine's `defaultPreferences`, a tenant's `settings.preference_set`), an
+ * entry with `__strategy__: "replace"` overrides the sets above it for that key: on a workflow or
+ * category entry (typed above), or on the top-level `channel_types` / `channels` map itself
+ * (`{ channel_types: { __strategy__: "replace", email: false } }`; the map's type has no room for
+ * the marker, so TypeScript callers cast that map). Evaluation and `getPreferences` never show
+ * the markers.
+ */
 export interface PreferenceSetInput {
   /** By workflow key. */
   workflows?: Record<string, WorkflowPreferenceSetting> | null;

@@ -19,6 +19,16 @@ const KNOWN_KEYS = new Set<string>([
   "__typename",
 ]);
 
+/** `__strategy__` marks an entry of a lower set as overriding (`replace`) or merging (`merge`). */
+function checkStrategy(value: unknown, field: string, issues: ValidationIssue[]): void {
+  if (value === "replace" || value === "merge") return;
+  issues.push({
+    field,
+    type: "enum",
+    message: `expected "replace" (this entry overrides the recipient's) or "merge", received ${describe(value)}`,
+  });
+}
+
 function checkConditions(value: unknown, field: string, issues: ValidationIssue[]): void {
   if (!Array.isArray(value)) {
     issues.push({
@@ -40,7 +50,8 @@ function checkChannelSetting(value: unknown, field: string, issues: ValidationIs
   if (typeof value === "boolean" || value === null) return;
   if (isPlainObject(value)) {
     for (const key of Object.keys(value)) {
-      if (key !== "conditions" && key !== "__strategy__") {
+      if (key === "__strategy__") checkStrategy(value[key], `${field}.${key}`, issues);
+      else if (key !== "conditions") {
         issues.push({
           field: `${field}.${key}`,
           type: "additionalProperties",
@@ -73,7 +84,8 @@ function checkWorkflowSetting(value: unknown, field: string, issues: ValidationI
     if (key === "conditions") checkConditions(value.conditions, `${field}.conditions`, issues);
     else if (key === "channel_types" || key === "channels")
       checkChannelMap(value[key], `${field}.${key}`, issues);
-    else if (key !== "__strategy__") {
+    else if (key === "__strategy__") checkStrategy(value[key], `${field}.${key}`, issues);
+    else {
       issues.push({
         field: `${field}.${key}`,
         type: "additionalProperties",
@@ -93,8 +105,10 @@ function checkChannelMap(value: unknown, field: string, issues: ValidationIssue[
     });
     return;
   }
-  for (const [key, setting] of Object.entries(value))
-    if (key !== "__strategy__") checkChannelSetting(setting, `${field}.${key}`, issues);
+  for (const [key, setting] of Object.entries(value)) {
+    if (key === "__strategy__") checkStrategy(setting, `${field}.${key}`, issues);
+    else checkChannelSetting(setting, `${field}.${key}`, issues);
+  }
 }
 
 /**

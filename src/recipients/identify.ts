@@ -18,6 +18,12 @@ import {
 } from "../store/types.js";
 import type { RecipientObject, RecipientReference, Tenant, User } from "./types.js";
 
+/**
+ * @internal On an inline recipient of a trigger: data merged over the trigger's `data` for that
+ * recipient's run only (never stored as a property).
+ */
+export const TRIGGER_DATA_KEY = "$trigger_data";
+
 /** @internal Keys of an identify request that are not plain properties. */
 const RESERVED_KEYS = new Set([
   "id",
@@ -26,6 +32,7 @@ const RESERVED_KEYS = new Set([
   "preferences",
   "created_at",
   "__typename",
+  TRIGGER_DATA_KEY,
 ]);
 
 /** @internal Custom properties above this serialized size are rejected (as Knock's 256 kB). */
@@ -37,6 +44,8 @@ export interface NormalizedRecipient {
   ref: RecipientReference;
   /** What to upsert, or null for a bare reference. */
   patch: RecipientPatch | null;
+  /** The request's `$trigger_data` (a copy), or null when it has none. */
+  triggerData: Record<string, unknown> | null;
 }
 
 /** @internal Checks an id as Knock does: a non-empty string of at most 256 chars without `/` or `#`. */
@@ -199,7 +208,12 @@ export function normalizeRecipient(
 ): NormalizedRecipient | null {
   if (typeof input === "string") {
     if (!checkId(input, field, issues, "a user id")) return null;
-    return { key: { collection: USERS_COLLECTION, id: input }, ref: input, patch: null };
+    return {
+      key: { collection: USERS_COLLECTION, id: input },
+      ref: input,
+      patch: null,
+      triggerData: null,
+    };
   }
   if (!isPlainObject(input)) {
     issues.push({
@@ -215,18 +229,46 @@ export function normalizeRecipient(
   if (collection !== undefined) checkId(collection, `${field}.collection`, issues, "a collection");
   if (issues.length > before) return null;
   const id = input.id as string;
+  const triggerData = readTriggerData(input, field, issues);
   if (typeof collection === "string") {
     // `{ id, collection }` alone references an object; with properties it identifies it.
-    const extraKeys = Object.keys(input).filter((key) => key !== "id" && key !== "collection");
+    const extraKeys = Object.keys(input).filter(
+      (key) => key !== "id" && key !== "collection" && key !== TRIGGER_DATA_KEY,
+    );
     const patch = extraKeys.length > 0 ? propertiesToPatch(input, field, issues) : null;
-    return { key: { collection, id }, ref: { id, collection }, patch };
+    return { key: { collection, id }, ref: { id, collection }, patch, triggerData };
   }
   // A user given as an object is identified inline, even with no other property.
   return {
     key: { collection: USERS_COLLECTION, id },
     ref: id,
     patch: propertiesToPatch(input, field, issues),
+    triggerData,
   };
+}
+
+/** `$trigger_data`: a JSON object (copied), or null when absent or null. */
+function readTriggerData(
+  input: Record<string, unknown>,
+  field: string,
+  issues: ValidationIssue[],
+): Record<string, unknown> | null {
+  if (!Object.hasOwn(input, TRIGGER_DATA_KEY)) return null;
+  const value = input[TRIGGER_DATA_KEY];
+  if (value === undefined || value === null) return null;
+  if (!isPlainObject(value)) {
+    issues.push({
+      field: `${field}.${TRIGGER_DATA_KEY}`,
+      type: "type",
+      message: `expected a JSON object merged over the trigger's data for this recipient, received ${describe(value)}`,
+    });
+    return null;
+  }
+  const before = issues.length;
+  jsonSize(value, `${field}.${TRIGGER_DATA_KEY}`, issues);
+  return issues.length > before
+    ? null
+    : (JSON.parse(JSON.stringify(value)) as Record<string, unknown>);
 }
 
 /** @internal The serialized size of a JSON value, or an issue when it is not JSON. */

@@ -57,6 +57,11 @@ export interface InlineUserRequest {
   id: string;
   channel_data?: Record<string, Record<string, unknown>> | null;
   preferences?: Record<string, Record<string, unknown>> | null;
+  /**
+   * On a trigger: data merged over the trigger's `data` for this recipient's run only (top-level
+   * keys replace; an object's subscribers get the trigger's `data`). Never stored.
+   */
+  $trigger_data?: Record<string, unknown> | null;
   [property: string]: unknown;
 }
 
@@ -66,6 +71,11 @@ export interface InlineObjectRequest {
   collection: string;
   channel_data?: Record<string, Record<string, unknown>> | null;
   preferences?: Record<string, Record<string, unknown>> | null;
+  /**
+   * On a trigger: data merged over the trigger's `data` for this recipient's run only (top-level
+   * keys replace; an object's subscribers get the trigger's `data`). Never stored.
+   */
+  $trigger_data?: Record<string, unknown> | null;
   [property: string]: unknown;
 }
 

@@ -102,6 +102,16 @@ export function addDuration(from: Date, duration: Duration): Date {
   return checkedDate(result, from, duration);
 }
 
+/**
+ * @internal The nominal length of a {@link Duration} in milliseconds, for limits: fixed units
+ * exactly, a month as 30 days (so 12 months is 360 days, within a 365-day limit).
+ */
+export function nominalDurationMs(duration: Duration): number {
+  return duration.unit === "months"
+    ? duration.value * NOMINAL_MONTH
+    : duration.value * FIXED_MS[duration.unit];
+}
+
 /** Adds calendar months in UTC, clamping the day to the target month's length. */
 function addUtcMonths(start: number, months: number): number {
   const whole = Math.trunc(months);

@@ -16,6 +16,7 @@ import { refToKey, toScopeRecipient } from "../recipients/identify.js";
 import { addDuration, isDuration } from "../scheduling/duration.js";
 import type { StoredBatch } from "../store/types.js";
 import type { BatchInstruction, CompiledWorkflow } from "../workflows/compile.js";
+import type { WorkflowRegistry } from "../workflows/registry.js";
 import { log, type Outcome, type RunState, scopeOf, skip } from "./run.js";
 
 /** @internal What templates and conditions see after a batch closed. */
@@ -148,8 +149,15 @@ export async function executeBatch(
   }
 }
 
-/** @internal Handles a `batch_close` job: closes a due batch and resumes its continuing run. */
-export async function processBatchClose(ctx: EngineContext, data: JobData): Promise<void> {
+/**
+ * @internal Handles a `batch_close` job: closes a due batch and resumes its continuing run (the
+ * run that opened it, or, when that one was cancelled, the earliest remaining activity's run).
+ */
+export async function processBatchClose(
+  ctx: EngineContext,
+  registry: WorkflowRegistry,
+  data: JobData,
+): Promise<void> {
   const id = String(data.batch_id);
   const now = ctx.clock.now().toISOString();
   let batch = await ctx.store.getBatch(id);
@@ -172,31 +180,74 @@ export async function processBatchClose(ctx: EngineContext, data: JobData): Prom
       batch = current;
     } else batch = closed;
   }
-  await resumeContinuingRun(ctx, batch);
+  await resumeContinuingRun(ctx, registry, batch);
 }
 
-async function resumeContinuingRun(ctx: EngineContext, batch: StoredBatch): Promise<void> {
-  if (!batch.continuing_run_id) return; // flush_leading with nothing after the first: a no-op
+function batchEvent(batch: StoredBatch, event: string, at: string, data: Record<string, unknown>) {
+  return {
+    event,
+    status: "ok" as const,
+    step_ref: batch.step_ref,
+    step_type: "batch",
+    attempt: 1,
+    data: { batch_id: batch.id, ...data },
+    inserted_at: at,
+  };
+}
+
+/**
+ * Resumes the run that continues with a closed batch, once (a duplicate `batch_close` job finds
+ * it resumed and does nothing). That is the run parked on the batch; or a run whose activity
+ * joined it and that ended there, when continuation passed to it because the run ahead of it
+ * was cancelled: it is parked again at the step after the batch, in its own workflow version.
+ */
+async function resumeContinuingRun(
+  ctx: EngineContext,
+  registry: WorkflowRegistry,
+  batch: StoredBatch,
+): Promise<void> {
+  // Nobody continues: flush_leading with nothing after the first, or every activity cancelled.
+  // An empty batch sends nothing.
+  if (!batch.continuing_run_id) return;
   const run = await ctx.store.getRecipientRun(batch.continuing_run_id);
-  if (run?.status !== "paused" || run.batch_id !== batch.id) return;
+  if (!run || run.batch_id !== batch.id) return;
+  const compiled = await registry.compiled(run.workflow, run.workflow_version);
+  const step = compiled.byRef.get(batch.step_ref);
+  if (!step) return;
   const at = ctx.clock.now().toISOString();
+  if (run.status === "completed") {
+    // A handed-over activity run: resumed once, so a run that already went on is left alone.
+    if (!batch.items.some((item) => item.run_id === run.id)) return;
+    const log = await ctx.store.getRunEvents(run.id);
+    if (log.some((e) => e.event === "batch_closed" && e.data.batch_id === batch.id)) return;
+    const resumed = await ctx.store.updateRecipientRun(
+      run.id,
+      run.version,
+      {
+        status: "paused",
+        cursor: step.next,
+        data: mergedBatchData(batch),
+        updated_at: at,
+      },
+      [
+        batchEvent(batch, "batch_continuing", at, {
+          reason: "the run that was to continue with the batch was cancelled",
+        }),
+        batchEvent(batch, "batch_closed", at, { total_activities: batch.items.length }),
+      ],
+    );
+    if (resumed) await ctx.queue.add(runJob(run.id, step.next));
+    return;
+  }
+  // Parked on this batch still (not already resumed and parked further on).
+  if (run.status !== "paused" || run.cursor !== step.next) return;
   if (batch.items.length === 0) {
     // Every activity was cancelled: an empty batch sends nothing.
     const ended = await ctx.store.updateRecipientRun(
       run.id,
       run.version,
       { status: "completed", cursor: -1, updated_at: at },
-      [
-        {
-          event: "batch_empty",
-          status: "ok",
-          step_ref: batch.step_ref,
-          step_type: "batch",
-          attempt: 1,
-          data: { batch_id: batch.id },
-          inserted_at: at,
-        },
-      ],
+      [batchEvent(batch, "batch_empty", at, {})],
     );
     if (ended)
       ctx.emitter.emit("run.completed", {
@@ -214,17 +265,7 @@ async function resumeContinuingRun(ctx: EngineContext, batch: StoredBatch): Prom
     run.id,
     run.version,
     { data: mergedBatchData(batch), updated_at: at },
-    [
-      {
-        event: "batch_closed",
-        status: "ok",
-        step_ref: batch.step_ref,
-        step_type: "batch",
-        attempt: 1,
-        data: { batch_id: batch.id, total_activities: batch.items.length },
-        inserted_at: at,
-      },
-    ],
+    [batchEvent(batch, "batch_closed", at, { total_activities: batch.items.length })],
   );
   if (updated) await ctx.queue.add(runJob(run.id, run.cursor));
 }

@@ -24,6 +24,16 @@ function pairs(value: unknown): Array<[string, string]> {
   );
 }
 
+/** The request's origin and path, for messages (never its query, which may hold secrets). */
+function describeUrl(url: unknown): string {
+  try {
+    const parsed = new URL(String(url));
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return String(url);
+  }
+}
+
 /** @internal Runs an http_fetch step. */
 export async function executeHttpFetch(
   state: RunState,
@@ -37,6 +47,8 @@ export async function executeHttpFetch(
   >;
   const method = typeof request.method === "string" ? request.method.toUpperCase() : "GET";
   let error: string;
+  // A network timeout is real time, whatever the engine's clock.
+  const signal = AbortSignal.timeout(TIMEOUT_MS);
   try {
     const url = new URL(String(request.url));
     for (const [key, value] of pairs(request.query_params)) url.searchParams.append(key, value);
@@ -51,12 +63,11 @@ export async function executeHttpFetch(
     if (body !== undefined && !headers.has("content-type"))
       headers.set("content-type", "application/json");
     const fetchFn = ctx.fetch ?? globalThis.fetch;
-    // A network timeout is real time, whatever the engine's clock.
     const response = await fetchFn(url, {
       method,
       headers,
       ...(body === undefined ? {} : { body }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      signal,
     });
     if (!response.ok)
       throw new Error(
@@ -89,7 +100,11 @@ export async function executeHttpFetch(
     );
     return { kind: "next", next: instruction.next };
   } catch (caught) {
-    error = caught instanceof Error ? caught.message : String(caught);
+    error = signal.aborted
+      ? `${method} ${describeUrl(request.url)} did not answer within ${TIMEOUT_MS / 1000} s (the step's timeout)`
+      : caught instanceof Error
+        ? caught.message
+        : String(caught);
   }
   const delay = RETRY_DELAYS_MS[attempt - 1];
   if (delay === undefined) {

@@ -19,7 +19,7 @@ import { preferenceSources, resolvePreferences } from "../preferences/resolve.js
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
 import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
-import { addDuration, isDuration } from "../scheduling/duration.js";
+import { addDuration, isDuration, nominalDurationMs } from "../scheduling/duration.js";
 import { recipientTimeZone, validateRepeatRule } from "../scheduling/repeat.js";
 import { nextWindowInstant } from "../scheduling/windows.js";
 import type { StoredRecipient } from "../store/types.js";
@@ -29,6 +29,7 @@ import {
   END,
   type Instruction,
 } from "../workflows/compile.js";
+import { MAX_DELAY_DAYS, MAX_DELAY_MS } from "../workflows/limits.js";
 import type { WorkflowRegistry } from "../workflows/registry.js";
 import type {
   RunEvent,
@@ -294,6 +295,20 @@ function executeDelay(
       return { kind: "next", next: instruction.next };
     }
     if (instruction.delayFor) until = addDuration(until, instruction.delayFor);
+    // Knock's limit: a Duration counts nominally (a month is 30 days), a date from now.
+    const span = isDuration(value)
+      ? nominalDurationMs(value) +
+        (instruction.delayFor ? nominalDurationMs(instruction.delayFor) : 0)
+      : until.getTime() - state.now.getTime();
+    if (span > MAX_DELAY_MS) {
+      skip(
+        state,
+        instruction,
+        "invalid_settings",
+        `delay_until_field_path "${instruction.delayUntilFieldPath}" would wait ${(span / 86_400_000).toFixed(1)} days: expected at most ${MAX_DELAY_DAYS} days (Knock's limit)`,
+      );
+      return { kind: "next", next: instruction.next };
+    }
   } else if (instruction.delayFor) {
     until = addDuration(state.now, instruction.delayFor);
   }

@@ -7,8 +7,13 @@
 import { recipientKeyString } from "../_internal/ids.js";
 import { renderTemplate } from "../channels/templates.js";
 import { readPath } from "../conditions/evaluate.js";
-import { addDuration, isDuration } from "../scheduling/duration.js";
+import { addDuration, isDuration, nominalDurationMs } from "../scheduling/duration.js";
 import type { ThrottleInstruction } from "../workflows/compile.js";
+import {
+  describeSpan,
+  MAX_THROTTLE_WINDOW_DAYS,
+  MAX_THROTTLE_WINDOW_MS,
+} from "../workflows/limits.js";
 import type { Duration } from "../workflows/types.js";
 import { log, type Outcome, type RunState, scopeOf, skip } from "./run.js";
 
@@ -28,12 +33,25 @@ export async function executeThrottle(
     const value = readPath(scopeOf(state), settings.throttle_window_field_path);
     window = isDuration(value) ? value : undefined;
   }
-  if (!window) {
+  if (
+    window &&
+    settings.throttle_window_field_path &&
+    nominalDurationMs(window) > MAX_THROTTLE_WINDOW_MS
+  ) {
     skip(
       state,
       instruction,
       "invalid_settings",
-      "the throttle window is missing or invalid: expected throttle_window or a Duration at throttle_window_field_path",
+      `throttle_window_field_path "${settings.throttle_window_field_path}" is ${describeSpan(window)}: expected a window of at most ${MAX_THROTTLE_WINDOW_DAYS} days (Knock's limit)`,
+    );
+    return next;
+  }
+  if (!window || window.value <= 0) {
+    skip(
+      state,
+      instruction,
+      "invalid_settings",
+      "the throttle window is missing or invalid: expected throttle_window or a positive Duration at throttle_window_field_path",
     );
     return next;
   }

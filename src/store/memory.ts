@@ -1386,9 +1386,13 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     removeBatchItem(id, runId) {
       const batch = batches.get(id);
       if (!batch) return null;
+      if (batch.status !== "open") return batch;
       const items = batch.items.filter((item) => item.run_id !== runId);
-      if (items.length === batch.items.length) return batch;
-      return writeBatch({ ...batch, items });
+      const handOver = batch.continuing_run_id === runId;
+      if (items.length === batch.items.length && !handOver) return batch;
+      // The continuing run left: the earliest remaining activity's run continues instead.
+      const continuing = handOver ? (items[0]?.run_id ?? null) : batch.continuing_run_id;
+      return writeBatch({ ...batch, items, continuing_run_id: continuing });
     },
 
     countThrottle(key, windowEndsAt, now) {

@@ -517,7 +517,13 @@ export interface Store {
    * when `force`), returning it; returns null when it is missing, already closed, or not yet due.
    */
   closeBatch(id: string, now: string, force?: boolean): MaybePromise<StoredBatch | null>;
-  /** **Atomic.** Removes a run's item from a batch (a cancelled activity); the window is unchanged. */
+  /**
+   * **Atomic.** Removes a run's item from an open batch (a cancelled activity); the window is
+   * unchanged. When `runId` is the batch's `continuing_run_id`, continuation passes, in the same
+   * step, to the run of the earliest remaining item (the first of `items` after the removal), or to
+   * null when no item remains (an empty batch sends nothing). A closed batch is never changed: its
+   * activities are final. Returns the batch as it stands after the call; null when it is missing.
+   */
   removeBatchItem(id: string, runId: string): MaybePromise<StoredBatch | null>;
 
   /**

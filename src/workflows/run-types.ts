@@ -63,6 +63,11 @@ export interface WorkflowRun {
   actor: RecipientReference | null;
   tenant: string | null;
   data: Record<string, unknown>;
+  /**
+   * Per explicit recipient (same order as `recipients`), the `$trigger_data` its request carried,
+   * or null; absent when no recipient had any. Merged over `data` for that recipient's run.
+   */
+  recipient_data?: Array<Record<string, unknown> | null>;
   cancellation_key: string | null;
   trigger_source: TriggerSource;
   /**

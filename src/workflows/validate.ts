@@ -15,7 +15,15 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { validateConditionGroup } from "../conditions/evaluate.js";
 import { InvalidParamsError, type ValidationIssue } from "../errors.js";
+import { isDuration, nominalDurationMs } from "../scheduling/duration.js";
 import { validateSendWindows } from "../scheduling/windows.js";
+import {
+  describeSpan,
+  MAX_DELAY_DAYS,
+  MAX_DELAY_MS,
+  MAX_THROTTLE_WINDOW_DAYS,
+  MAX_THROTTLE_WINDOW_MS,
+} from "./limits.js";
 import {
   STEP_REF_PATTERN,
   STEP_TYPES,
@@ -106,10 +114,21 @@ function validateAgainstWorkflowSchema(input: unknown): ErrorObject[] {
  * ```
  */
 export function validateWorkflow(input: unknown): WorkflowInput {
+  const beyond = checkBeyondSchema(input);
+  // A condition's operator is explained better by the condition checks (an unknown operator, an
+  // audience operator) than by the schema's enum: keep theirs alone.
+  const explained = new Set(
+    beyond
+      .filter((issue) => issue.field.endsWith(".operator"))
+      .map((issue) => `${issue.field}\u0000${issue.type}`),
+  );
   const issues = inDocumentOrder(
     dedupe([
-      ...mapAjvErrors(validateAgainstWorkflowSchema(input), input, { root: "", label: "workflow" }),
-      ...checkBeyondSchema(input),
+      ...mapAjvErrors(validateAgainstWorkflowSchema(input), input, {
+        root: "",
+        label: "workflow",
+      }).filter((issue) => !explained.has(`${issue.field}\u0000${issue.type}`)),
+      ...beyond,
     ]),
   );
   if (issues.length > 0) {
@@ -170,6 +189,8 @@ function checkBeyondSchema(input: unknown): ValidationIssue[] {
         }
       }
       if (step.type === "channel") issues.push(...checkSendWindows(step.send_windows, field));
+      if (step.type === "delay" || step.type === "throttle")
+        issues.push(...checkTimingLimits(step, field));
       if (isRecord(step.conditions))
         issues.push(...validateConditionGroup(step.conditions, `${field}.conditions`));
       if (step.type !== "branch") return;
@@ -202,6 +223,38 @@ function checkBeyondSchema(input: unknown): ValidationIssue[] {
   const dataSchema = input.trigger_data_json_schema;
   if (isRecord(dataSchema)) issues.push(...compileTriggerDataSchema(dataSchema).issues);
   return issues;
+}
+
+/** Knock's limits on static timings: `delay_for` at most 365 days, `throttle_window` at most 31. */
+function checkTimingLimits(step: Record<string, unknown>, stepField: string): ValidationIssue[] {
+  const settings = step.settings;
+  if (!isRecord(settings)) return [];
+  const [name, value, maxMs, maxDays, fix] =
+    step.type === "delay"
+      ? ([
+          "delay_for",
+          settings.delay_for,
+          MAX_DELAY_MS,
+          MAX_DELAY_DAYS,
+          "shorten it, or wait for a date read from the data with delay_until_field_path",
+        ] as const)
+      : ([
+          "throttle_window",
+          settings.throttle_window,
+          MAX_THROTTLE_WINDOW_MS,
+          MAX_THROTTLE_WINDOW_DAYS,
+          "shorten it",
+        ] as const);
+  // The schema reports a malformed Duration; only a well-formed one is measured here.
+  if (!isDuration(value) || !Number.isInteger(value.value) || value.value < 1) return [];
+  if (nominalDurationMs(value) <= maxMs) return [];
+  return [
+    {
+      field: `${stepField}.settings.${name}`,
+      type: "maximum",
+      message: `expected a ${name} of at most ${maxDays} days (Knock's limit; a month counts as 30 days), received ${describeSpan(value)}; ${fix}`,
+    },
+  ];
 }
 
 /** The last branch must be the default (null or absent conditions), and only the last. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { memoryStore, type Store } from "../../src/index.js";
+import { type Job, memoryQueue, memoryStore, type Queue, type Store } from "../../src/index.js";
 import { createTestEngine } from "../../src/testing/index.js";
 import { emailWorkflow } from "./helpers.js";
 
@@ -109,6 +109,113 @@ describe("object recipients and subscriptions", () => {
     expect(t.outbox).toHaveLength(total);
     expect(largestPage).toBeGreaterThan(0);
     expect(largestPage).toBeLessThanOrEqual(500);
+  });
+
+  it("expands the second level when the object is the only (so the last) recipient", async () => {
+    const t = createTestEngine({ workflows: [subjectWorkflow] });
+    const user = (id: string) => ({ id, email: `${id}@example.com` });
+    await t.objects.set("teams", "core", { email: "core@example.com" });
+    await t.objects.addSubscriptions("orgs", "acme", {
+      recipients: [user("u1"), { id: "core", collection: "teams" }],
+      properties: { role: "member" },
+    });
+    await t.objects.addSubscriptions("teams", "core", {
+      recipients: [user("u2")],
+      properties: { role: "dev" },
+    });
+    await t.workflows.trigger("welcome", { recipients: [{ id: "acme", collection: "orgs" }] });
+    await t.idle();
+    const runs = (await t.workflowRecipientRuns.list()).entries.map((r) => r.recipient);
+    expect(runs).toHaveLength(4);
+    expect(runs).toEqual(
+      expect.arrayContaining([
+        { id: "acme", collection: "orgs" },
+        "u1",
+        { id: "core", collection: "teams" },
+        "u2",
+      ]),
+    );
+    // acme has no email: skipped. core's subscriber u2 is reached through core.
+    expect(t.outbox.map((m) => m.content.subject).sort()).toEqual([
+      "core via acme as member",
+      "u1 via acme as member",
+      "u2 via core as dev",
+    ]);
+  });
+
+  it("hands a large nested fan-out over to continuation jobs, the second level included", async () => {
+    const store = memoryStore();
+    const inner = memoryQueue({ concurrency: 32 });
+    // Runs created by the fan-out job under way, and the most any one fan-out job created.
+    let createdInJob = 0;
+    let mostInOneJob = 0;
+    let fanoutJobs = 0;
+    const countingStore: Store = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === "createRecipientRuns") {
+          return (runs: Parameters<Store["createRecipientRuns"]>[0]) => {
+            createdInJob += runs.length;
+            return target.createRecipientRuns(runs);
+          };
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const queue: Queue = {
+      name: "counting",
+      start: (context) =>
+        inner.start({
+          ...context,
+          handler: async (job: Job) => {
+            if (job.name !== "fanout") return context.handler(job);
+            fanoutJobs += 1;
+            createdInJob = 0;
+            await context.handler(job);
+            mostInOneJob = Math.max(mostInOneJob, createdInJob);
+          },
+        }),
+      add: (job) => inner.add(job),
+      addBulk: (jobs) => inner.addBulk(jobs),
+      remove: (id) => inner.remove(id),
+      idle: () => inner.idle(),
+      close: () => inner.close(),
+    };
+    const quiet = emailWorkflow({
+      steps: [{ ref: "log", type: "update_data", settings: { data: { seen: true } } }],
+    });
+    const t = createTestEngine({ store: countingStore, queue, workflows: [quiet] });
+    const now = new Date().toISOString();
+    const users = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ collection: "$users", id: `${prefix}${i}` }));
+    const org = { collection: "orgs", id: "big" };
+    const team = { collection: "teams", id: "nested" };
+    // The org's last subscriber is a team whose own 3,000 subscribers are the second level: they
+    // are only reached after the org's last page, and need a continuation job of their own.
+    await store.upsertSubscriptions(org, users("o", 2_100), null, now);
+    await store.upsertSubscriptions(org, [team], null, now);
+    await store.upsertSubscriptions(team, users("n", 3_000), null, now);
+
+    const { workflow_run_id } = await t.workflows.trigger("welcome", {
+      recipients: [{ id: "big", collection: "orgs" }],
+    });
+    await t.idle();
+    const ids = new Set<string>();
+    let after: string | null = null;
+    do {
+      const page: Awaited<ReturnType<Store["listRecipientRuns"]>> = await store.listRecipientRuns(
+        { workflow_run_id },
+        { limit: 1000, after },
+      );
+      for (const run of page.items)
+        ids.add(typeof run.recipient === "string" ? run.recipient : run.recipient.id);
+      after = page.after;
+    } while (after);
+    expect(ids.size).toBe(1 + 2_100 + 1 + 3_000);
+    expect(ids.has("n0")).toBe(true);
+    expect(ids.has("n2999")).toBe(true);
+    // Each fan-out job stops after about 2,000 runs (plus one page of 500 at most).
+    expect(fanoutJobs).toBeGreaterThanOrEqual(3);
+    expect(mostInOneJob).toBeLessThanOrEqual(2_500);
   });
 
   it("lists, replaces and deletes subscriptions", async () => {

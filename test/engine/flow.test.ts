@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RunStatusEvent, Step, StepSkippedEvent, WorkflowInput } from "../../src/index.js";
 import { createTestEngine } from "../../src/testing/index.js";
 
@@ -13,6 +13,10 @@ function engine(workflows: WorkflowInput[], options: Parameters<typeof createTes
 }
 
 const user = (id: string) => ({ id, email: `${id}@example.com`, name: id.toUpperCase() });
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("delay", () => {
   it("parks the run (paused) until the delay is over, then goes on", async () => {
@@ -66,6 +70,57 @@ describe("delay", () => {
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "duration"]);
     await t.clock.advanceTo("2026-01-01T05:00:00Z");
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "duration", "iso"]);
+  });
+
+  it("rejects a static delay over 365 days at upsert, storing nothing", async () => {
+    const { t } = engine([]);
+    await expect(
+      t.workflows.upsert({
+        key: "too-long",
+        steps: [
+          { ref: "wait", type: "delay", settings: { delay_for: { unit: "days", value: 400 } } },
+        ],
+      }),
+    ).rejects.toMatchObject({
+      code: "invalid_params",
+      errors: [expect.objectContaining({ field: "steps[0].settings.delay_for", type: "maximum" })],
+    });
+    await expect(t.workflows.get("too-long")).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("skips a delay read from the data that would wait over 365 days, and goes on", async () => {
+    const { t, skipped } = engine([
+      {
+        key: "until",
+        steps: [
+          { ref: "wait", type: "delay", settings: { delay_until_field_path: "data.send_at" } },
+          email("email_1", "{{ data.label }}"),
+        ],
+      },
+    ]);
+    const cases = [
+      ["too-far-duration", { unit: "days", value: 366 }],
+      ["too-far-months", { unit: "months", value: 13 }],
+      ["too-far-date", "2027-01-02T00:00:01Z"],
+      ["ok-date", "2026-12-31T00:00:00Z"],
+      ["ok-months", { unit: "months", value: 12 }],
+    ] as const;
+    for (const [label, send_at] of cases)
+      await t.workflows.trigger("until", { recipients: [user(label)], data: { send_at, label } });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject).sort()).toEqual([
+      "too-far-date",
+      "too-far-duration",
+      "too-far-months",
+    ]);
+    expect(skipped.map((e) => [e.recipient, e.reason])).toEqual([
+      ["too-far-duration", "invalid_settings"],
+      ["too-far-months", "invalid_settings"],
+      ["too-far-date", "invalid_settings"],
+    ]);
+    expect(skipped[0]?.detail).toMatch(/would wait 366\.0 days: expected at most 365 days/);
+    const waiting = (await t.workflowRecipientRuns.list({ status: ["paused"] })).entries;
+    expect(waiting.map((r) => r.recipient).sort()).toEqual(["ok-date", "ok-months"]);
   });
 });
 
@@ -182,6 +237,70 @@ describe("batch", () => {
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["4,3 of 4"]);
   });
 
+  it("caps actors at the 10 most recent distinct ones, and counts every actor and activity", async () => {
+    const { t } = engine([
+      digest(
+        {},
+        "{{ actors | size }}/{{ total_actors }} actors, {{ activities | size }}/{{ total_activities }}: {{ actors | map: 'id' | join: ',' }}",
+      ),
+    ]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    // 13 triggers by 12 distinct actors (a0 twice: first and last).
+    const actors = [...Array.from({ length: 12 }, (_, i) => `a${i}`), "a0"];
+    for (const actor of actors) await t.workflows.trigger("digest", { recipients: ["u1"], actor });
+    await t.clock.advance("10m");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual([
+      "10/12 actors, 10/13: a0,a11,a10,a9,a8,a7,a6,a5,a4,a3",
+    ]);
+  });
+
+  it("closes at the time or Duration read from batch_until_field_path, fixed by the first trigger", async () => {
+    const { t, skipped } = engine([
+      {
+        key: "digest",
+        steps: [
+          { ref: "batch", type: "batch", settings: { batch_until_field_path: "data.close_at" } },
+          email("email_1", "{{ total_activities }}"),
+        ],
+      },
+    ]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.users.update("u2", { email: "u2@example.com" });
+    await t.users.update("u3", { email: "u3@example.com" });
+    // u1: a timestamp 1 hour ahead; later triggers' own values do not move a fixed window.
+    await t.workflows.trigger("digest", {
+      recipients: ["u1"],
+      data: { close_at: "2026-01-01T01:00:00Z" },
+    });
+    await t.workflows.trigger("digest", {
+      recipients: ["u1"],
+      data: { close_at: "2026-01-01T03:00:00Z" },
+    });
+    // u2: a Duration counted from the first trigger.
+    for (let i = 0; i < 3; i++)
+      await t.workflows.trigger("digest", {
+        recipients: ["u2"],
+        data: { close_at: { unit: "minutes", value: 90 } },
+      });
+    // u3: a value that is not a time skips the step, and the run goes on unbatched.
+    await t.workflows.trigger("digest", { recipients: ["u3"], data: { close_at: "soon" } });
+    await t.idle();
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual(["u3:"]);
+    expect(skipped.map((e) => [e.recipient, e.step_ref, e.reason])).toEqual([
+      ["u3", "batch", "invalid_settings"],
+    ]);
+    await t.clock.advance("59m");
+    expect(t.outbox).toHaveLength(1);
+    await t.clock.advance("1m");
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual(["u3:", "u1:2"]);
+    await t.clock.advance("30m");
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual([
+      "u3:",
+      "u1:2",
+      "u2:3",
+    ]);
+  });
+
   it("flush_leading sends the first trigger at once and batches the rest", async () => {
     const { t } = engine([
       digest({ batch_execution_mode: "flush_leading" }, "{{ total_activities }}"),
@@ -234,6 +353,69 @@ describe("throttle", () => {
     await t.workflows.trigger("alerts", { recipients: ["u1"], data: { service: "api" } });
     await t.idle();
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["api", "api", "db", "api"]);
+  });
+
+  const fromData: WorkflowInput = {
+    key: "alerts",
+    steps: [
+      {
+        ref: "throttle",
+        type: "throttle",
+        settings: { throttle_window_field_path: "data.window" },
+      },
+      email("email_1", "{{ data.n }}"),
+    ],
+  };
+
+  it("reads the window from throttle_window_field_path", async () => {
+    const { t } = engine([fromData]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    const window = { unit: "minutes", value: 30 };
+    for (const n of [1, 2])
+      await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n, window } });
+    await t.clock.advance("29m");
+    await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n: 3, window } });
+    await t.clock.advance("1m"); // the window that opened with the first trigger is over
+    await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n: 4, window } });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["1", "4"]);
+  });
+
+  it("rejects a static window over 31 days at upsert, and skips one read from the data", async () => {
+    const { t, skipped } = engine([fromData]);
+    await expect(
+      t.workflows.upsert({
+        key: "monthly",
+        steps: [
+          {
+            ref: "gate",
+            type: "throttle",
+            settings: { throttle_window: { unit: "days", value: 32 } },
+          },
+        ],
+      }),
+    ).rejects.toMatchObject({
+      errors: [
+        expect.objectContaining({ field: "steps[0].settings.throttle_window", type: "maximum" }),
+      ],
+    });
+    await expect(t.workflows.get("monthly")).rejects.toMatchObject({ code: "not_found" });
+    await t.users.update("u1", { email: "u1@example.com" });
+    // Over the limit (or missing, or not positive): the step is skipped and nothing is throttled.
+    for (const [n, window] of [
+      [1, { unit: "weeks", value: 5 }],
+      [2, { unit: "weeks", value: 5 }],
+      [3, { unit: "days", value: 0 }],
+    ] as const)
+      await t.workflows.trigger("alerts", { recipients: ["u1"], data: { n, window } });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["1", "2", "3"]);
+    expect(skipped.map((e) => e.reason)).toEqual([
+      "invalid_settings",
+      "invalid_settings",
+      "invalid_settings",
+    ]);
+    expect(skipped[0]?.detail).toMatch(/5 weeks \(35 days\): expected a window of at most 31 days/);
   });
 });
 
@@ -305,6 +487,64 @@ describe("http_fetch", () => {
       ["fetch_failed", 3],
     ]);
     expect(t.outbox).toHaveLength(0);
+  });
+
+  it("gives each request a 15-second timeout signal, and retries a request that timed out", async () => {
+    // The timeout is real time: the test takes the signal's place instead of waiting 15 s.
+    const timeouts: number[] = [];
+    const controllers: AbortController[] = [];
+    vi.spyOn(AbortSignal, "timeout").mockImplementation((ms: number) => {
+      timeouts.push(ms);
+      const controller = new AbortController();
+      controllers.push(controller);
+      return controller.signal;
+    });
+    let called: () => void = () => {};
+    const firstCall = new Promise<void>((resolve) => {
+      called = resolve;
+    });
+    let calls = 0;
+    const signals: Array<AbortSignal | null | undefined> = [];
+    const fetchStub: typeof fetch = (_input, init) => {
+      calls += 1;
+      signals.push(init?.signal);
+      if (calls > 1) return Promise.resolve(Response.json({ late: "answer" }));
+      called();
+      // Hangs until the signal aborts, then rejects as fetch does: with the signal's reason.
+      return new Promise((_resolve, reject) => {
+        const signal = init?.signal;
+        if (!signal) return reject(new Error("no signal given to fetch"));
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    };
+    const { t } = engine(
+      [
+        {
+          key: "receipt",
+          steps: [
+            { ref: "fetch", type: "http_fetch", settings: { url: "https://slow.example/x?t=1" } },
+            email("email_1", "{{ data.late }}"),
+          ],
+        },
+      ],
+      { fetch: fetchStub },
+    );
+    await t.workflows.trigger("receipt", { recipients: [user("u1")] });
+    await firstCall;
+    expect(timeouts).toEqual([15_000]);
+    // The request carries the timeout's own signal.
+    expect(signals[0]).toBe(controllers[0]?.signal);
+    controllers[0]?.abort(new DOMException("The operation timed out.", "TimeoutError"));
+    await t.idle();
+    const [run] = (await t.workflowRecipientRuns.list()).entries;
+    expect(run?.status).toBe("paused");
+    const log = (await t.workflowRecipientRuns.get(run?.id ?? "")).events ?? [];
+    expect(log.find((e) => e.event === "fetch_retrying")?.data.error).toBe(
+      "GET https://slow.example/x did not answer within 15 s (the step's timeout)",
+    );
+    await t.clock.advance("30s");
+    expect(timeouts).toEqual([15_000, 15_000]);
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["answer"]);
   });
 });
 
@@ -474,6 +714,162 @@ describe("cancellation", () => {
     await t.workflows.cancel("digest", { cancellation_key: "drop" });
     await t.clock.advance("10m");
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["2"]);
+  });
+
+  describe("cancelling a batch's activities", () => {
+    const digestSteps = (settings: Record<string, unknown> = {}): WorkflowInput => ({
+      key: "digest",
+      steps: [
+        {
+          ref: "batch",
+          type: "batch",
+          settings: { batch_window: { unit: "minutes", value: 10 }, ...settings },
+        } as Step,
+        { ref: "wait", type: "delay", settings: { delay_for: { unit: "minutes", value: 5 } } },
+        email(
+          "email_1",
+          "{{ total_activities }}: {{ activities | map: 'data' | map: 'n' | join: ',' }}",
+        ),
+      ],
+    });
+    const triggerAll = async (t: ReturnType<typeof engine>["t"], keys: string[]) => {
+      for (const [n, key] of keys.entries())
+        await t.workflows.trigger("digest", {
+          recipients: ["u1"],
+          cancellation_key: key,
+          data: { n },
+        });
+      await t.idle();
+    };
+
+    it("still sends the others when the run that opened the batch is cancelled", async () => {
+      const { t } = engine([digestSteps()]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["opener", "keep-1", "keep-2"]);
+      await t.workflows.cancel("digest", { cancellation_key: "opener" });
+      // The window is unchanged: nothing is sent before it closes (plus the delay after it).
+      await t.clock.advance("14m");
+      expect(t.outbox).toHaveLength(0);
+      await t.clock.advance("1m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["2: 1,2"]);
+      const runs = (await t.workflowRecipientRuns.list()).entries;
+      const byKey = new Map(runs.map((r) => [r.trigger_source.cancellation_key, r]));
+      expect(byKey.get("opener")?.status).toBe("cancelled");
+      // The earliest remaining activity's run went on with the batch, through the delay after it.
+      const continued = byKey.get("keep-1");
+      expect(continued?.status).toBe("completed");
+      expect(t.outbox[0]?.workflow_recipient_run_id).toBe(continued?.id);
+      const log = (await t.workflowRecipientRuns.get(continued?.id ?? "")).events ?? [];
+      expect(log.map((e) => e.event)).toEqual(
+        expect.arrayContaining([
+          "batch_joined",
+          "batch_continuing",
+          "batch_closed",
+          "delay_started",
+        ]),
+      );
+      expect(byKey.get("keep-2")?.status).toBe("completed");
+    });
+
+    it("hands on again when the next one is cancelled too", async () => {
+      const { t } = engine([digestSteps()]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["opener", "second", "third"]);
+      await t.workflows.cancel("digest", { cancellation_key: "opener" });
+      await t.clock.advance("5m");
+      await t.workflows.cancel("digest", { cancellation_key: "second" });
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["1: 2"]);
+    });
+
+    /** Closes early at `max` items: its `due` close job still fires at 10 minutes, a second close. */
+    const fullEarly = (delayMinutes: number, max = 2): WorkflowInput => ({
+      key: "digest",
+      steps: [
+        {
+          ref: "batch",
+          type: "batch",
+          settings: { batch_window: { unit: "minutes", value: 10 }, batch_items_max_limit: max },
+        } as Step,
+        { ref: "mark", type: "update_data", settings: { data: { extra: "after-batch" } } },
+        {
+          ref: "wait",
+          type: "delay",
+          settings: { delay_for: { unit: "minutes", value: delayMinutes } },
+        },
+        email("email_1", "{{ total_activities }} {{ data.extra }}"),
+      ],
+    });
+
+    it("a second close of a batch whose run went on leaves that run where it is", async () => {
+      const { t } = engine([fullEarly(20)]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["a", "b"]); // full: closed at once; the opener waits on the delay
+      await t.clock.advance("10m"); // the window's own close job fires too
+      await t.clock.advance("10m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["2 after-batch"]);
+    });
+
+    it("resumes a handed-over run once, whatever the close jobs", async () => {
+      const { t } = engine([fullEarly(1, 3)]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["a", "b"]);
+      await t.workflows.cancel("digest", { cancellation_key: "a" });
+      // b, c and d fill the batch: b continues at once, and is done a minute later.
+      await triggerAll(t, ["c", "d"]);
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["3 after-batch"]);
+      const runs = (await t.workflowRecipientRuns.list()).entries;
+      const b = runs.find((r) => r.trigger_source.cancellation_key === "b");
+      const log = (await t.workflowRecipientRuns.get(b?.id ?? "")).events ?? [];
+      expect(log.filter((e) => e.event === "batch_closed")).toHaveLength(1);
+      expect(log.filter((e) => e.event === "run_resumed")).toHaveLength(2); // batch, then delay
+      expect(b?.status).toBe("completed");
+    });
+
+    it("sends nothing when every activity is cancelled", async () => {
+      const { t } = engine([digestSteps()]);
+      const completed: RunStatusEvent[] = [];
+      t.on("run.completed", (e) => completed.push(e));
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["a", "b", "c"]);
+      for (const key of ["b", "a", "c"])
+        await t.workflows.cancel("digest", { cancellation_key: key });
+      await t.clock.advance("1h");
+      expect(t.outbox).toHaveLength(0);
+      const statuses = (await t.workflowRecipientRuns.list()).entries.map((r) => r.status);
+      expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
+      // The emptied batch's window still runs: a trigger before it closes continues with it.
+      await t.workflows.trigger("digest", { recipients: ["u1"], data: { n: 9 } });
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual(["1: 9"]);
+    });
+
+    it("with flush_leading, hands on from a cancelled continuing run, never to the leading one", async () => {
+      const { t } = engine([digestSteps({ batch_execution_mode: "flush_leading" })]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["lead"]);
+      await t.clock.advance("5m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual([": "]);
+      await triggerAll(t, ["first", "next"]);
+      await t.workflows.cancel("digest", { cancellation_key: "first" });
+      await t.clock.advance("1h");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual([": ", "1: 1"]);
+    });
+
+    it("after the batch closed, cancels the continuing run and leaves joined activities alone", async () => {
+      const { t } = engine([digestSteps()]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      await triggerAll(t, ["opener", "joined"]);
+      await t.clock.advance("10m"); // closed; the opener waits on the delay after it
+      await t.workflows.cancel("digest", { cancellation_key: "joined" });
+      await t.workflows.cancel("digest", { cancellation_key: "opener" });
+      await t.clock.advance("1h");
+      expect(t.outbox).toHaveLength(0);
+      const runs = (await t.workflowRecipientRuns.list()).entries;
+      const byKey = new Map(runs.map((r) => [r.trigger_source.cancellation_key, r.status]));
+      expect(Object.fromEntries(byKey)).toEqual({ opener: "cancelled", joined: "completed" });
+    });
   });
 
   it("rejects a bad cancel with a clear error", async () => {

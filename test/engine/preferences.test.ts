@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { StepSkippedEvent, WorkflowInput } from "../../src/index.js";
-import { createTestEngine } from "../../src/testing/index.js";
+import {
+  createEngine,
+  InvalidParamsError,
+  type PreferenceSetInput,
+  type StepSkippedEvent,
+  type WorkflowInput,
+} from "../../src/index.js";
+import { createTestEngine, type TestEngine } from "../../src/testing/index.js";
 
 const digest: WorkflowInput = {
   key: "digest",
@@ -240,6 +246,95 @@ describe("preferences in runs", () => {
     expect(sentTo("core")).toEqual([]);
   });
 
+  it("reads preferences again when a run resumes: after a delay, the current ones apply", async () => {
+    const { t, skipped } = engineWith();
+    await t.workflows.upsert({
+      key: "reminder",
+      steps: [
+        { ref: "wait", type: "delay", settings: { delay_for: { unit: "hours", value: 1 } } },
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "postmark",
+          channel_type: "email",
+          template: { subject: "reminder" },
+        },
+      ],
+    });
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.users.update("u2", { email: "u2@example.com" });
+    await t.users.setPreferences("u2", "default", { channel_types: { email: false } });
+    await t.workflows.trigger("reminder", { recipients: ["u1", "u2"] });
+    await t.idle();
+    // During the delay, u1 opts out and u2 opts back in.
+    await t.users.setPreferences("u1", "default", { workflows: { reminder: false } });
+    await t.users.setPreferences("u2", "default", {});
+    await t.clock.advance("1h");
+    expect(t.outbox.map((m) => m.recipient_ref)).toEqual(["u2"]);
+    expect(skipped).toMatchObject([
+      {
+        recipient: "u1",
+        reason: "preferences",
+        detail: "workflows.reminder = false in set default",
+      },
+    ]);
+  });
+
+  it("validates the defaultPreferences engine option at createEngine", () => {
+    for (const [set, field] of [
+      [{ channel_types: { email: "no" } }, "defaultPreferences.channel_types.email"],
+      [{ colour: "blue" }, "defaultPreferences.colour"],
+      [
+        { workflows: { x: { conditions: [{ variable: "data.a", operator: "bogus" }] } } },
+        "defaultPreferences.workflows.x.conditions[0].operator",
+      ],
+      [[], "defaultPreferences"],
+    ] as const) {
+      let caught: unknown;
+      try {
+        createEngine({ defaultPreferences: set as never });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InvalidParamsError);
+      expect(caught).toMatchObject({
+        errors: [expect.objectContaining({ field })],
+        message: expect.stringContaining("defaultPreferences"),
+      });
+    }
+  });
+
+  it("reads only a set's own keys: a channel keyed constructor does not bypass channel_types", async () => {
+    const t = createTestEngine({
+      channels: [{ key: "constructor", type: "email", provider: { send: async () => {} } }],
+      workflows: [
+        {
+          key: "proto",
+          steps: [
+            {
+              ref: "email_1",
+              type: "channel",
+              channel_key: "constructor",
+              template: { subject: "x" },
+            },
+          ],
+        },
+      ],
+    });
+    const skipped: StepSkippedEvent[] = [];
+    t.on("step.skipped", (e) => skipped.push(e));
+    await t.users.update("u1", {
+      email: "u1@example.com",
+      preferences: { default: { channel_types: { email: false }, channels: { other: true } } },
+    });
+    await t.workflows.trigger("proto", { recipients: ["u1"] });
+    await t.idle();
+    expect(t.outbox).toHaveLength(0);
+    expect(skipped).toMatchObject([
+      { reason: "preferences", detail: "channel_types.email = false in set default" },
+    ]);
+  });
+
   it("rejects malformed preference sets with the field named, changing nothing", async () => {
     const { t } = engineWith();
     await t.users.setPreferences("u1", "default", { categories: { marketing: false } });
@@ -261,6 +356,205 @@ describe("preferences in runs", () => {
     await expect(
       t.users.setPreferences("u1", "default", { colour: "blue" } as never),
     ).rejects.toMatchObject({ code: "invalid_params" });
+    await expect(
+      t.users.setPreferences("u1", "default", {
+        categories: {
+          beta: {
+            conditions: [
+              { variable: "recipient.id", operator: "is_audience_member", argument: "beta" },
+            ],
+          },
+        },
+      } as never),
+    ).rejects.toMatchObject({
+      errors: [
+        expect.objectContaining({
+          field: "preferences.categories.beta.conditions[0].operator",
+          message: expect.stringContaining("crier has none"),
+        }),
+      ],
+    });
     expect(await t.users.getPreferences("u1")).toMatchObject({ categories: { marketing: false } });
+  });
+});
+
+/**
+ * `__strategy__: "replace"` through the engine. Each key kind has a lower value (`email` off),
+ * marked or not, and a recipient value that would otherwise win (`email` on). Marked, the lower
+ * value overrides the recipient's; unmarked, the recipient's wins.
+ */
+describe('__strategy__: "replace" in a lower set', () => {
+  type Kind = "workflow" | "category" | "channel_types" | "channels";
+  const lowerOf = (kind: Kind, marked: boolean, emailOn = false): PreferenceSetInput => {
+    const marker = marked ? { __strategy__: "replace" as const } : {};
+    switch (kind) {
+      case "workflow":
+        return { workflows: { digest: { ...marker, channel_types: { email: emailOn } } } };
+      case "category":
+        return { categories: { marketing: { ...marker, channel_types: { email: emailOn } } } };
+      case "channel_types":
+        return {
+          channel_types: { ...marker, email: emailOn } as unknown as Record<string, boolean>,
+        };
+      case "channels":
+        return { channels: { ...marker, postmark: emailOn } as unknown as Record<string, boolean> };
+    }
+  };
+  const higherOf = (kind: Kind, emailOn = true): PreferenceSetInput => {
+    switch (kind) {
+      case "workflow":
+        return { workflows: { digest: { channel_types: { email: emailOn } } } };
+      case "category":
+        return { categories: { marketing: emailOn } };
+      case "channel_types":
+        return { channel_types: { email: emailOn } };
+      case "channels":
+        return { channels: { postmark: emailOn } };
+    }
+  };
+  /** The merged view when the lower (marked) value won: what getPreferences shows. */
+  const forced: Record<Kind, { path: string; merged: Partial<PreferenceSetInput> }> = {
+    workflow: {
+      path: "workflows.digest.channel_types.email",
+      merged: { workflows: { digest: { channel_types: { email: false } } } },
+    },
+    category: {
+      path: "categories.marketing.channel_types.email",
+      merged: { categories: { marketing: { channel_types: { email: false } } } },
+    },
+    channel_types: { path: "channel_types.email", merged: { channel_types: { email: false } } },
+    channels: { path: "channels.postmark", merged: { channels: { postmark: false } } },
+  };
+
+  /** Where the lower set sits and where the recipient's set is; `tenant` says the chain. */
+  type Level = {
+    name: string;
+    tenant: string | undefined;
+    setup: (t: TestEngine, lower: PreferenceSetInput, higher: PreferenceSetInput) => Promise<void>;
+    environment: boolean;
+    origin: string;
+  };
+  const levels: Level[] = [
+    {
+      name: "environment default over the recipient's default set",
+      tenant: undefined,
+      environment: true,
+      origin: "the environment default",
+      setup: async (t, _lower, higher) => {
+        await t.users.setPreferences("u1", "default", higher);
+      },
+    },
+    {
+      name: "tenant preference_set over the recipient's tenant set",
+      tenant: "acme",
+      environment: false,
+      origin: "tenant acme's default preference_set",
+      setup: async (t, lower, higher) => {
+        await t.tenants.set("acme", { settings: { preference_set: lower } });
+        await t.users.setPreferences("u1", "acme", higher);
+      },
+    },
+    {
+      name: "environment default over the recipient's tenant set",
+      tenant: "acme",
+      environment: true,
+      origin: "the environment default",
+      setup: async (t, _lower, higher) => {
+        await t.tenants.set("acme", { name: "Acme" });
+        await t.users.setPreferences("u1", "acme", higher);
+      },
+    },
+    {
+      name: "environment default over a tenant preference_set",
+      tenant: "acme",
+      environment: true,
+      origin: "the environment default",
+      setup: async (t, _lower, higher) => {
+        await t.tenants.set("acme", { settings: { preference_set: higher } });
+      },
+    },
+  ];
+  const kinds: Kind[] = ["workflow", "category", "channel_types", "channels"];
+  const cases = levels.flatMap((level) =>
+    kinds.flatMap((kind) => [true, false].map((marked) => ({ level, kind, marked }))),
+  );
+
+  for (const { level, kind, marked } of cases)
+    it(`${level.name}, at ${kind}, ${marked ? "marked: the lower value wins" : "unmarked: the recipient's wins"}`, async () => {
+      const lower = lowerOf(kind, marked);
+      const { t, skipped } = engineWith(level.environment ? { defaultPreferences: lower } : {});
+      await t.users.update("u1", { email: "u1@example.com" });
+      await level.setup(t, lower, higherOf(kind));
+      await t.workflows.trigger("digest", {
+        recipients: ["u1"],
+        ...(level.tenant ? { tenant: level.tenant } : {}),
+      });
+      await t.idle();
+      const emails = t.outbox.filter((m) => m.step_ref === "email_1");
+      const merged = await t.users.getPreferences(
+        "u1",
+        "default",
+        level.tenant ? { tenant: level.tenant } : {},
+      );
+      expect(merged.id).toBe(level.tenant ?? "default");
+      expect(JSON.stringify(merged)).not.toContain("__strategy__");
+      if (marked) {
+        expect(emails).toHaveLength(0);
+        expect(skipped).toMatchObject([
+          {
+            step_ref: "email_1",
+            reason: "preferences",
+            detail: `${forced[kind].path} = false in ${level.origin}`,
+          },
+        ]);
+        expect(merged).toMatchObject(forced[kind].merged);
+      } else {
+        expect(emails).toHaveLength(1);
+        expect(skipped).toEqual([]);
+      }
+    });
+
+  it("a replace entry that allows overrides a recipient's opt-out too", async () => {
+    const { t, skipped } = engineWith({ defaultPreferences: lowerOf("channel_types", true, true) });
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.users.setPreferences("u1", "default", higherOf("channel_types", false));
+    await t.workflows.trigger("digest", { recipients: ["u1"] });
+    await t.idle();
+    expect(t.outbox.map((m) => m.step_ref)).toEqual(["email_1", "feed_1"]);
+    expect(skipped).toEqual([]);
+    expect(await t.users.getPreferences("u1")).toMatchObject({ channel_types: { email: true } });
+  });
+
+  it("the lowest replace entry of a key wins: the environment's over the tenant's", async () => {
+    const { t } = engineWith({ defaultPreferences: lowerOf("workflow", true, false) });
+    await t.tenants.set("acme", { settings: { preference_set: lowerOf("workflow", true, true) } });
+    await t.users.setPreferences("u1", "acme", higherOf("workflow", true));
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.workflows.trigger("digest", { recipients: ["u1"], tenant: "acme" });
+    await t.idle();
+    expect(t.outbox.map((m) => m.step_ref)).toEqual(["feed_1"]);
+    expect(await t.users.getPreferences("u1", "default", { tenant: "acme" })).toEqual({
+      __typename: "PreferenceSet",
+      id: "acme",
+      workflows: { digest: { channel_types: { email: false } } },
+      categories: null,
+      channel_types: null,
+      channels: null,
+    });
+  });
+
+  it("rejects a __strategy__ other than replace or merge, naming the field", async () => {
+    const { t } = engineWith();
+    await expect(
+      t.tenants.set("acme", {
+        settings: {
+          preference_set: { channel_types: { __strategy__: "overwrite", email: false } } as never,
+        },
+      }),
+    ).rejects.toMatchObject({
+      code: "invalid_params",
+      errors: [expect.objectContaining({ field: expect.stringContaining("__strategy__") })],
+    });
+    await expect(t.tenants.get("acme")).rejects.toMatchObject({ code: "not_found" });
   });
 });

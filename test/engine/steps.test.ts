@@ -124,6 +124,95 @@ describe("conditions", () => {
     expect(byRecipient("a")).toEqual(["pro"]);
     expect(byRecipient("b")).toEqual(["free", "after"]);
   });
+
+  it("runs nested branches: resumes after a delay inside a nested arm, and an inner terminates ends the run", async () => {
+    const email = (ref: string) => ({
+      ref,
+      type: "channel" as const,
+      channel_key: "email",
+      template: { subject: ref },
+    });
+    const equals = (variable: string, argument: number) => ({
+      all: [{ variable, operator: "equal_to" as const, argument }],
+    });
+    const t = createTestEngine({
+      workflows: [
+        {
+          key: "nested",
+          steps: [
+            {
+              ref: "outer",
+              type: "branch",
+              branches: [
+                {
+                  name: "x1",
+                  conditions: equals("data.x", 1),
+                  steps: [
+                    {
+                      ref: "inner",
+                      type: "branch",
+                      branches: [
+                        {
+                          name: "y1",
+                          conditions: equals("data.y", 1),
+                          steps: [
+                            {
+                              ref: "wait",
+                              type: "delay",
+                              settings: { delay_for: { unit: "hours", value: 1 } },
+                            },
+                            email("in_y1"),
+                          ],
+                          terminates: true,
+                        },
+                        {
+                          name: "y_default",
+                          conditions: null,
+                          steps: [
+                            {
+                              ref: "wait_default",
+                              type: "delay",
+                              settings: { delay_for: { unit: "hours", value: 2 } },
+                            },
+                            email("in_y_default"),
+                          ],
+                        },
+                      ],
+                    },
+                    email("after_inner"),
+                  ],
+                },
+                { name: "x_default", conditions: null, steps: [email("x_default")] },
+              ],
+            },
+            email("end"),
+          ],
+        },
+      ],
+    });
+    const person = (id: string) => ({ id, email: `${id}@example.com` });
+    await t.workflows.trigger("nested", { recipients: [person("a")], data: { x: 1, y: 1 } });
+    await t.workflows.trigger("nested", { recipients: [person("b")], data: { x: 1, y: 2 } });
+    await t.workflows.trigger("nested", { recipients: [person("c")], data: { x: 2 } });
+    await t.idle();
+    const sent = (id: string) =>
+      t.outbox.filter((m) => m.recipient_ref === id).map((m) => m.content.subject);
+    expect(sent("c")).toEqual(["x_default", "end"]);
+    expect(sent("a")).toEqual([]);
+    const paused = (await t.workflowRecipientRuns.list({ status: ["paused"] })).entries;
+    expect(paused.map((r) => r.recipient).sort()).toEqual(["a", "b"]);
+    await t.clock.advance("1h");
+    // a resumed inside the nested arm, and its terminates ended the whole run there.
+    expect(sent("a")).toEqual(["in_y1"]);
+    expect(sent("b")).toEqual([]);
+    await t.clock.advance("1h");
+    // b resumed inside the inner default arm, then went on after the inner and the outer branch.
+    expect(sent("b")).toEqual(["in_y_default", "after_inner", "end"]);
+    await t.clock.advance("1d");
+    expect(sent("a")).toEqual(["in_y1"]);
+    const runs = (await t.workflowRecipientRuns.list()).entries;
+    expect(runs.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
+  });
 });
 
 describe("channel steps", () => {
@@ -167,6 +256,13 @@ describe("channel steps", () => {
               channel_type: "push",
               template: { title: "p", text_body: "p" },
             },
+            {
+              ref: "chat_1",
+              type: "channel",
+              channel_key: "slack",
+              channel_type: "chat",
+              template: { markdown_body: "c" },
+            },
           ],
         },
       ],
@@ -174,6 +270,11 @@ describe("channel steps", () => {
     const skipped: StepSkippedEvent[] = [];
     t.on("step.skipped", (e) => skipped.push(e));
     await t.users.setChannelData("reachable", "apns", { data: { tokens: ["tok"] } });
+    await t.users.setChannelData("reachable", "slack", {
+      data: { connections: [{ incoming_webhook: { url: "https://hooks.example/x" } }] },
+    });
+    // Channel data for another channel does not reach this one.
+    await t.users.setChannelData("bare", "other-chat", { data: { connections: [] } });
     await t.workflows.trigger("all-channels", {
       recipients: [
         { id: "reachable", email: "r@example.com", phone_number: "+15555550100" },
@@ -185,6 +286,7 @@ describe("channel steps", () => {
       "email_1",
       "sms_1",
       "push_1",
+      "chat_1",
     ]);
     expect(t.outbox.find((m) => m.step_ref === "push_1")?.channel_data).toEqual({
       tokens: ["tok"],
@@ -193,7 +295,83 @@ describe("channel steps", () => {
       ["bare", "email_1", "no_channel_data"],
       ["bare", "sms_1", "no_channel_data"],
       ["bare", "push_1", "no_channel_data"],
+      ["bare", "chat_1", "no_channel_data"],
     ]);
+    expect(skipped.find((e) => e.step_ref === "chat_1")?.detail).toContain(
+      'no channel data for this channel (channel "slack", type chat)',
+    );
+  });
+
+  it("never marks push or chat messages above sent, whatever the provider answers", async () => {
+    const delivered = { send: async () => ({ status: "delivered" as const }) };
+    const t = createTestEngine({
+      channels: [
+        { key: "apns", type: "push", provider: delivered },
+        { key: "slack", type: "chat", provider: delivered },
+        { key: "postmark", type: "email", provider: delivered },
+      ],
+      workflows: [
+        {
+          key: "status",
+          steps: [
+            { ref: "push_1", type: "channel", channel_key: "apns", template: { title: "p" } },
+            {
+              ref: "chat_1",
+              type: "channel",
+              channel_key: "slack",
+              template: { markdown_body: "c" },
+            },
+            {
+              ref: "email_1",
+              type: "channel",
+              channel_key: "postmark",
+              template: { subject: "e" },
+            },
+          ],
+        },
+      ],
+    });
+    const events: string[] = [];
+    for (const name of ["message.sent", "message.delivered"] as const)
+      t.on(name, (e) => events.push(`${name}:${e.message.source.step_ref}`));
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.users.setChannelData("u1", "apns", { data: { tokens: ["tok"] } });
+    await t.users.setChannelData("u1", "slack", { data: { token: "x" } });
+    await t.workflows.trigger("status", { recipients: ["u1"] });
+    await t.idle();
+    const { items } = await t.messages.list();
+    const byStep = Object.fromEntries(items.map((m) => [m.source.step_ref, m.status]));
+    expect(byStep).toEqual({ push_1: "sent", chat_1: "sent", email_1: "delivered" });
+    expect(events.sort()).toEqual([
+      "message.delivered:email_1",
+      "message.sent:chat_1",
+      "message.sent:push_1",
+    ]);
+  });
+
+  it("renders a template key named __proto__ as an own key of the content", async () => {
+    const template = JSON.parse(
+      '{"subject":"hi {{ recipient.id }}","__proto__":{"polluted":"{{ recipient.id }}"}}',
+    );
+    const t = createTestEngine({
+      workflows: [
+        {
+          key: "proto",
+          steps: [{ ref: "email_1", type: "channel", channel_key: "email", template }],
+        },
+      ],
+    });
+    await t.workflows.trigger("proto", { recipients: [{ id: "u1", email: "u1@example.com" }] });
+    await t.idle();
+    const content = t.outbox[0]?.content as Record<string, unknown>;
+    expect(content.subject).toBe("hi u1");
+    expect(Object.getPrototypeOf(content)).toBe(Object.prototype);
+    expect(content.polluted).toBeUndefined();
+    expect(Object.keys(content)).toEqual(["subject", "__proto__"]);
+    expect(Object.getOwnPropertyDescriptor(content, "__proto__")?.value).toEqual({
+      polluted: "u1",
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("stores in-app messages as delivered, without any provider", async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { recipientRunId } from "../../src/engine/fanout.js";
 import {
+  CrierError,
   createEngine,
+  EngineClosedError,
   IdempotencyConflictError,
   InvalidParamsError,
   WorkflowInactiveError,
@@ -71,6 +73,80 @@ describe("workflows.trigger", () => {
     expect(Object.hasOwn(user, "__proto__")).toBe(true);
   });
 
+  it("merges an inline recipient's $trigger_data over data for that recipient's run only", async () => {
+    const t = createTestEngine({
+      workflows: [
+        emailWorkflow({
+          steps: [
+            {
+              ref: "email_1",
+              type: "channel",
+              channel_key: "email",
+              template: {
+                subject: "{{ data.greeting }} {{ data.order.id }}/{{ data.order.total }}",
+              },
+            },
+          ],
+        }),
+      ],
+    });
+    await t.objects.set("teams", "core", { email: "core@example.com" });
+    await t.objects.addSubscriptions("teams", "core", {
+      recipients: [{ id: "member", email: "member@example.com" }],
+    });
+    await t.workflows.trigger("welcome", {
+      recipients: [
+        {
+          id: "u1",
+          email: "u1@example.com",
+          $trigger_data: { greeting: "Bonjour", order: { id: "o-u1" } },
+        },
+        { id: "u2", email: "u2@example.com" },
+        { id: "core", collection: "teams", $trigger_data: { greeting: "Team" } },
+      ],
+      data: { greeting: "Hello", order: { id: "o-1", total: 5 } },
+    });
+    await t.idle();
+    const name = (ref: unknown) =>
+      typeof ref === "string" ? ref : `${(ref as { collection: string }).collection}/core`;
+    const subjects = Object.fromEntries(
+      t.outbox.map((m) => [name(m.recipient_ref), m.content.subject]),
+    );
+    expect(subjects).toEqual({
+      // Top-level keys replace: u1's `order` is its own, without the trigger's `total`.
+      u1: "Bonjour o-u1/",
+      u2: "Hello o-1/5",
+      // An object's $trigger_data is its own run's; its subscribers get the trigger's data.
+      "teams/core": "Team o-1/5",
+      member: "Hello o-1/5",
+    });
+    // Never stored as a property; `{ id, collection, $trigger_data }` stays a reference.
+    expect(await t.users.get("u1")).not.toHaveProperty("$trigger_data");
+    expect(await t.objects.get("teams", "core")).not.toHaveProperty("properties.$trigger_data");
+    // The workflow run keeps one data; each recipient run its merge.
+    const runs = (await t.workflowRecipientRuns.list()).entries;
+    expect(runs.find((r) => r.recipient === "u2")?.data).toBeNull();
+    // A recipient listed twice: one run, with the first entry's $trigger_data.
+    await t.workflows.trigger("welcome", {
+      recipients: [
+        { id: "twice", email: "twice@example.com", $trigger_data: { greeting: "First" } },
+        { id: "twice", $trigger_data: { greeting: "Second" } },
+      ],
+      data: { greeting: "Hello", order: { id: "o-2" } },
+    });
+    await t.idle();
+    expect(
+      t.outbox.filter((m) => m.recipient_ref === "twice").map((m) => m.content.subject),
+    ).toEqual(["First o-2/"]);
+    await expect(
+      t.workflows.trigger("welcome", { recipients: [{ id: "u3", $trigger_data: [1] as never }] }),
+    ).rejects.toMatchObject({
+      code: "invalid_params",
+      errors: [expect.objectContaining({ field: "recipients[0].$trigger_data" })],
+    });
+    await expect(t.users.get("u3")).rejects.toMatchObject({ code: "not_found" });
+  });
+
   it("derives each recipient run id from the workflow run id and the recipient", async () => {
     const t = createTestEngine({ workflows: [emailWorkflow()] });
     const { workflow_run_id } = await t.workflows.trigger("welcome", {
@@ -120,6 +196,69 @@ describe("workflows.trigger", () => {
       expect((await t.workflowRecipientRuns.list()).entries).toHaveLength(0);
     });
 
+    it("exactly 1,000 recipients are accepted (1,001 are not, above)", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      const recipients = Array.from({ length: 1000 }, (_, i) => ({
+        id: `u${i}`,
+        email: `u${i}@example.com`,
+      }));
+      const { workflow_run_id } = await t.workflows.trigger("welcome", { recipients });
+      await t.idle();
+      expect(workflow_run_id).toMatch(UUID_V4);
+      expect(new Set(t.outbox.map((m) => m.recipient_ref)).size).toBe(1000);
+    });
+
+    const badIds: Array<[string, string]> = [
+      ["a slash", "a/b"],
+      ["a hash", "a#b"],
+      ["nothing", ""],
+      ["over 256 characters", "x".repeat(257)],
+    ];
+    const badParticipants = badIds.flatMap(([what, id]) => [
+      { name: `an actor id with ${what}`, params: { actor: id }, field: "actor" },
+      { name: `an inline actor id with ${what}`, params: { actor: { id } }, field: "actor.id" },
+      { name: `a tenant id with ${what}`, params: { tenant: id }, field: "tenant" },
+      { name: `an inline tenant id with ${what}`, params: { tenant: { id } }, field: "tenant.id" },
+    ]);
+    for (const { name, params, field } of badParticipants) {
+      it(`${name}, storing no recipient, actor or tenant`, async () => {
+        const t = createTestEngine({ workflows: [emailWorkflow()] });
+        // Whichever of actor and tenant is fine is inline too: it must not be stored either.
+        const error = await t.workflows
+          .trigger("welcome", {
+            recipients: [{ id: "ok", email: "ok@example.com" }],
+            actor: { id: "good-actor", name: "Actor" },
+            tenant: { id: "good-tenant", name: "Tenant" },
+            ...params,
+          } as never)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidParamsError);
+        expect((error as InvalidParamsError).errors.map((e) => e.field)).toContain(field);
+        await t.idle();
+        await expect(t.users.get("ok")).rejects.toMatchObject({ code: "not_found" });
+        await expect(t.users.get("good-actor")).rejects.toMatchObject({ code: "not_found" });
+        await expect(t.tenants.get("good-tenant")).rejects.toMatchObject({ code: "not_found" });
+        expect((await t.workflowRecipientRuns.list()).entries).toHaveLength(0);
+      });
+    }
+
+    it("a trigger or cancel on a closed engine, before anything is stored", async () => {
+      const t = createTestEngine({ workflows: [emailWorkflow()] });
+      await t.idle();
+      await t.close();
+      const error = await t.workflows
+        .trigger("welcome", { recipients: [{ id: "u1", email: "u1@example.com" }] })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineClosedError);
+      expect(error).toBeInstanceOf(CrierError);
+      expect(error).toMatchObject({ code: "engine_closed", operation: "workflows.trigger" });
+      expect((error as Error).message).toMatch(/close\(\) was already called.*Create a new engine/);
+      await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
+      await expect(t.workflows.cancel("welcome", { cancellation_key: "k" })).rejects.toBeInstanceOf(
+        EngineClosedError,
+      );
+    });
+
     it("an inline recipient list with one bad entry identifies none of them", async () => {
       const t = createTestEngine({ workflows: [emailWorkflow()] });
       await expect(
@@ -134,11 +273,19 @@ describe("workflows.trigger", () => {
       const t = createTestEngine({ workflows: [emailWorkflow()] });
       const big = { blob: "x".repeat(10 * 1024 * 1024 + 1) };
       await expect(
-        t.workflows.trigger("welcome", { recipients: ["u1"], data: big }),
+        t.workflows.trigger("welcome", {
+          recipients: [{ id: "u1", email: "u1@example.com" }],
+          actor: { id: "a1", name: "A" },
+          tenant: "fine",
+          data: big,
+        }),
       ).rejects.toMatchObject({
         code: "invalid_params",
         errors: [expect.objectContaining({ field: "data", type: "size" })],
       });
+      await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
+      await expect(t.users.get("a1")).rejects.toMatchObject({ code: "not_found" });
+      await expect(t.tenants.get("fine")).rejects.toMatchObject({ code: "not_found" });
     });
 
     it("an unknown workflow", async () => {

@@ -259,6 +259,27 @@ describe("validateWorkflow: valid definitions", () => {
     expect(() => validateWorkflow(nestedBranches(5))).not.toThrow();
   });
 
+  it("accepts delays up to 365 days and throttle windows up to 31 days (a month counting 30)", () => {
+    const throttle = (ref: string, window: unknown) => ({
+      ref,
+      type: "throttle",
+      settings: { throttle_window: window },
+    });
+    expect(() =>
+      validateWorkflow(
+        workflowWith(
+          delay("d1", { unit: "days", value: 365 }),
+          delay("d2", { unit: "weeks", value: 52 }),
+          delay("d3", { unit: "months", value: 12 }),
+          delay("d4", { unit: "hours", value: 8760 }),
+          throttle("t1", { unit: "days", value: 31 }),
+          throttle("t2", { unit: "months", value: 1 }),
+          throttle("t3", { unit: "hours", value: 744 }),
+        ),
+      ),
+    ).not.toThrow();
+  });
+
   it("accepts a workflow with no steps and null conditions", () => {
     expect(() => validateWorkflow({ key: "nothing", steps: [], conditions: null })).not.toThrow();
   });
@@ -500,6 +521,61 @@ const rejectCases: RejectCase[] = [
     },
     expected: [{ field: "conditions.all[0].operator", type: "enum" }],
   },
+  ...(["is_audience_member", "is_not_audience_member"] as const).map((operator) => ({
+    name: `Knock's audience operator ${operator}, saying crier has no audiences`,
+    input: workflowWith(
+      channel("email_1", {
+        conditions: { all: [{ variable: "recipient.id", operator, argument: "beta-testers" }] },
+      }),
+    ),
+    expected: [
+      {
+        field: "steps[0].conditions.all[0].operator",
+        type: "enum",
+        message: /crier has none.*contains/,
+      },
+    ],
+  })),
+  ...[
+    { unit: "days", value: 366 },
+    { unit: "weeks", value: 53 },
+    { unit: "months", value: 13 },
+    { unit: "seconds", value: 365 * 86_400 + 1 },
+  ].map((delayFor) => ({
+    name: `a delay_for of ${delayFor.value} ${delayFor.unit}, over 365 days`,
+    input: workflowWith(delay("wait", delayFor)),
+    expected: [
+      {
+        field: "steps[0].settings.delay_for",
+        type: "maximum",
+        message: /^expected a delay_for of at most 365 days .*, received .*; shorten it/,
+      },
+    ],
+  })),
+  ...[
+    { unit: "days", value: 32 },
+    { unit: "weeks", value: 5 },
+    { unit: "months", value: 2 },
+  ].map((window) => ({
+    name: `a throttle_window of ${window.value} ${window.unit}, over 31 days`,
+    input: workflowWith(
+      channel("email_1"),
+      branchStep("branch_1", [
+        {
+          name: "default",
+          conditions: null,
+          steps: [{ ref: "gate", type: "throttle", settings: { throttle_window: window } }],
+        },
+      ]),
+    ),
+    expected: [
+      {
+        field: "steps[1].branches[0].steps[0].settings.throttle_window",
+        type: "maximum",
+        message: /^expected a throttle_window of at most 31 days .*, received /,
+      },
+    ],
+  })),
   {
     name: "a condition group with both all and any",
     input: workflowWith(channel("email_1", { conditions: { all: [], any: [] } })),
@@ -657,6 +733,14 @@ describe("validateWorkflow: rejected definitions", () => {
     expect(issuesOf(workflowWith({ ref: "oops", type: "emial" }))).toHaveLength(1);
     expect(issuesOf(workflowWith(delay("wait", { unit: "days", value: 0 })))).toHaveLength(1);
     expect(issuesOf(workflowWith({ ref: "wait", type: "delay", settings: {} }))).toHaveLength(1);
+    for (const operator of ["equals", "is_audience_member"]) {
+      const issues = issuesOf({
+        key: "one-issue",
+        steps: [],
+        conditions: { any: [{ variable: "data.x", operator, argument: "a" }] },
+      });
+      expect(issues.map((issue) => issue.field)).toEqual(["conditions.any[0].operator"]);
+    }
   });
 
   it("reports every problem together, in document order, under one message", () => {

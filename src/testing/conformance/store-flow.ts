@@ -429,6 +429,79 @@ export function flowControlTests(api: ReturnType<typeof vitestApi>, store: () =>
       expect(next.batch.closes_at).toBe(at(150));
     });
 
+    it("hands continuation to the earliest remaining item's run when the continuing run's item is removed", async () => {
+      await appendAll(
+        ["r1", "r2", "r3"].map((run) => batchAppendFixture({ id: `b-${run}`, run_id: run })),
+      );
+      const before = await store().getBatch("b-r1");
+      const removed = await store().removeBatchItem("b-r1", "r1");
+      const expected = {
+        ...before,
+        items: [batchItemFixture("r2"), batchItemFixture("r3")],
+        continuing_run_id: "r2",
+      };
+      expect(removed).toEqual(expected);
+      expect(await store().getBatch("b-r1")).toEqual(expected);
+      // Removing another item leaves the continuing run as it is.
+      expect(await store().removeBatchItem("b-r1", "r3")).toMatchObject({
+        continuing_run_id: "r2",
+        items: [batchItemFixture("r2")],
+      });
+      // The last item leaves: nobody continues, and the batch stays open (its window unchanged).
+      const empty = await store().removeBatchItem("b-r1", "r2");
+      expect(empty).toMatchObject({
+        continuing_run_id: null,
+        items: [],
+        status: "open",
+        closes_at: before?.closes_at,
+      });
+      // A later append to the emptied batch becomes its continuing run.
+      const next = await store().appendToBatch(
+        batchAppendFixture({ id: "b-r4", run_id: "r4" }),
+        at(4),
+      );
+      expect(next).toMatchObject({ role: "continuing", batch: { id: "b-r1" } });
+      expect(next.batch.continuing_run_id).toBe("r4");
+    });
+
+    it("hands continuation on in a leading batch too, never to the leading run", async () => {
+      const leading = (run: string) =>
+        batchAppendFixture({ id: `b-${run}`, run_id: run, leading: true });
+      await appendAll([leading("r1"), leading("r2"), leading("r3")]);
+      const removed = await store().removeBatchItem("b-r1", "r2");
+      expect(removed).toMatchObject({ leading_run_id: "r1", continuing_run_id: "r3" });
+      expect(runIds(removed)).toEqual(["r3"]);
+      expect(await store().removeBatchItem("b-r1", "r3")).toMatchObject({
+        leading_run_id: "r1",
+        continuing_run_id: null,
+        items: [],
+      });
+    });
+
+    it("never changes a closed batch when an item is removed", async () => {
+      await appendAll(
+        ["r1", "r2"].map((run) => batchAppendFixture({ id: `b-${run}`, run_id: run })),
+      );
+      const closed = await store().closeBatch("b-r1", at(60));
+      expect(await store().removeBatchItem("b-r1", "r1")).toEqual(closed);
+      expect(await store().removeBatchItem("b-r1", "r2")).toEqual(closed);
+      expect(await store().getBatch("b-r1")).toEqual(closed);
+    });
+
+    it("hands continuation over exactly once when the items are removed concurrently", async () => {
+      await appendAll(
+        Array.from({ length: 10 }, (_, i) =>
+          batchAppendFixture({ id: `b-r${i}`, run_id: `r${i}` }),
+        ),
+      );
+      await Promise.all(
+        ["r0", "r1", "r2", "r3"].map((run) => attempt(() => store().removeBatchItem("b-r0", run))),
+      );
+      const batch = await store().getBatch("b-r0");
+      expect(runIds(batch)).toEqual(["r4", "r5", "r6", "r7", "r8", "r9"]);
+      expect(batch?.continuing_run_id).toBe("r4");
+    });
+
     it("opens exactly one batch for 50 concurrent appends with the same key", async () => {
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>

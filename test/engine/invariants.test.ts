@@ -1,0 +1,291 @@
+/**
+ * Engine-wide guarantees, checked across a workflow that uses most step types: every run and
+ * message event names its workflow, workflow run and recipient run; Liquid templates are parsed
+ * once per workflow version; and everything written to the store or the queue is plain JSON.
+ */
+import { Liquid } from "liquidjs";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  type EngineEventName,
+  type JobInput,
+  memoryQueue,
+  memoryStore,
+  type Queue,
+  type Store,
+  type WorkflowInput,
+} from "../../src/index.js";
+import { createTestEngine } from "../../src/testing/index.js";
+
+const email = (ref: string, subject: string) => ({
+  ref,
+  type: "channel" as const,
+  channel_key: "email",
+  template: { subject },
+});
+
+/** A batch, a delay, a branch (with a fetch that fails and a throttle), update_data, trigger_workflow. */
+const tour: WorkflowInput = {
+  key: "tour",
+  steps: [
+    {
+      ref: "batch",
+      type: "batch",
+      settings: { batch_window: { unit: "minutes", value: 5 }, batch_key: "{{ data.topic }}" },
+    },
+    { ref: "wait", type: "delay", settings: { delay_for: { unit: "minutes", value: 5 } } },
+    { ref: "mark", type: "update_data", settings: { data: { seen: "{{ recipient.id }}" } } },
+    {
+      ref: "route",
+      type: "branch",
+      branches: [
+        {
+          name: "fetching",
+          conditions: { all: [{ variable: "data.fetch", operator: "equal_to", argument: true }] },
+          steps: [{ ref: "fetch", type: "http_fetch", settings: { url: "https://api.example/x" } }],
+        },
+        {
+          name: "default",
+          conditions: null,
+          steps: [
+            {
+              ref: "gate",
+              type: "throttle",
+              settings: { throttle_window: { unit: "hours", value: 1 } },
+            },
+            email("email_1", "Hi {{ recipient.id }}: {{ total_activities }} on {{ data.topic }}"),
+            {
+              ref: "sms_1",
+              type: "channel",
+              channel_key: "flaky",
+              template: { text_body: "{{ data.topic }}" },
+            },
+            {
+              ref: "nowhere",
+              type: "channel",
+              channel_key: "missing",
+              template: { text_body: "x" },
+            },
+            {
+              ref: "chain",
+              type: "trigger_workflow",
+              settings: { workflow_key: "follow-up" },
+            },
+          ],
+        },
+      ],
+    },
+  ],
+};
+const followUp: WorkflowInput = {
+  key: "follow-up",
+  steps: [email("email_1", "Follow-up for {{ recipient.id }}")],
+};
+
+function tourEngine(options: Parameters<typeof createTestEngine>[0] = {}) {
+  return createTestEngine({
+    workflows: [tour, followUp],
+    channels: [
+      {
+        key: "flaky",
+        type: "sms",
+        provider: {
+          send: async () => {
+            throw new Error("provider down");
+          },
+        },
+      },
+    ],
+    fetch: async () => {
+      throw new Error("network down");
+    },
+    ...options,
+  });
+}
+
+async function runTour(t: ReturnType<typeof tourEngine>): Promise<void> {
+  await t.objects.addSubscriptions("teams", "core", {
+    recipients: [{ id: "member", email: "member@example.com", phone_number: "+15555550101" }],
+  });
+  const person = (id: string) => ({ id, email: `${id}@example.com`, phone_number: "+15555550100" });
+  await t.workflows.trigger("tour", {
+    recipients: [person("u1"), { id: "core", collection: "teams" }],
+    data: { topic: "docs" },
+  });
+  await t.workflows.trigger("tour", { recipients: ["u1"], data: { topic: "docs" } });
+  await t.workflows.trigger("tour", { recipients: [person("u2")], data: { fetch: true } });
+  await t.workflows.trigger("tour", {
+    recipients: [person("u3")],
+    data: { topic: "x" },
+    cancellation_key: "stop",
+  });
+  await t.idle();
+  await t.workflows.cancel("tour", { cancellation_key: "stop" });
+  await t.clock.advance("1h");
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("engine invariants", () => {
+  it("every run, step and message event carries workflow, workflow_run_id and workflow_recipient_run_id", async () => {
+    const t = tourEngine();
+    const names: EngineEventName[] = [
+      "run.queued",
+      "run.processing",
+      "run.paused",
+      "run.completed",
+      "run.cancelled",
+      "step.skipped",
+      "message.created",
+      "message.sent",
+      "message.delivered",
+      "message.undelivered",
+    ];
+    const seen: Array<{ name: string; payload: Record<string, unknown> }> = [];
+    for (const name of names)
+      t.on(name, (payload: unknown) =>
+        seen.push({ name, payload: payload as Record<string, unknown> }),
+      );
+    const triggered: Array<Record<string, unknown>> = [];
+    t.on("workflow.triggered", (payload) => triggered.push({ ...payload }));
+    await t.users.update("feed-user", {});
+    await t.workflows.upsert({
+      key: "feed",
+      steps: [
+        {
+          ref: "in_app",
+          type: "channel",
+          channel_key: "in-app",
+          channel_type: "in_app_feed",
+          template: { markdown_body: "x" },
+        },
+      ],
+    });
+    await t.workflows.trigger("feed", { recipients: ["feed-user"] });
+    await runTour(t);
+
+    // Every event kind above happened at least once.
+    expect(new Set(seen.map((e) => e.name))).toEqual(new Set(names));
+    const runs = new Map<string, { workflow: string; workflow_run_id: string }>();
+    const page = await t.workflowRecipientRuns.list({ page_size: 50 });
+    expect(page.page_info.after).toBeNull();
+    for (const run of page.entries) runs.set(run.id, run);
+    for (const { name, payload } of seen) {
+      const where = `${name} ${JSON.stringify(payload).slice(0, 120)}`;
+      for (const field of ["workflow", "workflow_run_id", "workflow_recipient_run_id"])
+        expect(typeof payload[field], `${field} in ${where}`).toBe("string");
+      const run = runs.get(String(payload.workflow_recipient_run_id));
+      expect(run, `the run of ${where}`).toBeDefined();
+      expect(payload.workflow, where).toBe(run?.workflow);
+      expect(payload.workflow_run_id, where).toBe(run?.workflow_run_id);
+    }
+    // workflow.triggered is about a workflow run: it names the workflow and the workflow run.
+    expect(triggered.length).toBeGreaterThan(0);
+    for (const payload of triggered) {
+      expect(typeof payload.workflow).toBe("string");
+      expect(typeof payload.workflow_run_id).toBe("string");
+    }
+  });
+
+  it("parses Liquid templates once per workflow version, never per run", async () => {
+    const parse = vi.spyOn(Liquid.prototype, "parse");
+    const t = tourEngine();
+    await runTour(t);
+    const afterFirstVersion = parse.mock.calls.length;
+    expect(afterFirstVersion).toBeGreaterThan(0);
+    const sent = t.outbox.length;
+
+    for (let i = 0; i < 5; i++)
+      await t.workflows.trigger("tour", {
+        recipients: [{ id: `more-${i}`, email: `m${i}@example.com` }],
+        data: { topic: `t${i}` },
+      });
+    await t.clock.advance("1h");
+    expect(t.outbox.length).toBeGreaterThan(sent);
+    expect(parse.mock.calls.length).toBe(afterFirstVersion);
+
+    // A new version is compiled (its templates parsed) once more; then its runs parse nothing.
+    await t.workflows.upsert({ ...followUp, steps: [email("email_1", "v2 {{ recipient.id }}")] });
+    const afterSecondVersion = parse.mock.calls.length;
+    expect(afterSecondVersion).toBeGreaterThan(afterFirstVersion);
+    for (let i = 0; i < 3; i++)
+      await t.workflows.trigger("follow-up", { recipients: [`more-${i}`] });
+    await t.idle();
+    expect(t.outbox.filter((m) => String(m.content.subject).startsWith("v2"))).toHaveLength(3);
+    // Running the new version compiled it for the run side too, once at most.
+    const compiledForRuns = parse.mock.calls.length - afterSecondVersion;
+    expect(compiledForRuns).toBeLessThanOrEqual(1);
+    for (let i = 3; i < 6; i++)
+      await t.workflows.trigger("follow-up", { recipients: [`more-${i % 5}`] });
+    await t.idle();
+    expect(parse.mock.calls.length).toBe(afterSecondVersion + compiledForRuns);
+  });
+
+  it("writes only plain JSON to the store and the queue", async () => {
+    const problems: string[] = [];
+    const check = (what: string, value: unknown) => {
+      let copy: unknown;
+      try {
+        copy = JSON.parse(JSON.stringify(value));
+      } catch (error) {
+        problems.push(`${what}: ${(error as Error).message}`);
+        return;
+      }
+      try {
+        // Strict: an undefined property, a Date or a class instance would not survive JSON.
+        expect(copy).toStrictEqual(value);
+      } catch {
+        problems.push(`${what}: ${JSON.stringify(value).slice(0, 200)}`);
+      }
+    };
+    const inner = memoryQueue({ concurrency: 8 });
+    const queue: Queue = {
+      name: "json-checking",
+      start: (context) => inner.start(context),
+      add: (job: JobInput) => {
+        check(`job ${job.name}`, { name: job.name, id: job.id, data: job.data });
+        return inner.add(job);
+      },
+      addBulk: (jobs) => {
+        for (const job of jobs)
+          check(`job ${job.name}`, { name: job.name, id: job.id, data: job.data });
+        return inner.addBulk(jobs);
+      },
+      remove: (id) => inner.remove(id),
+      idle: () => inner.idle(),
+      close: () => inner.close(),
+    };
+    const writes = /^(create|update|upsert|append|put|set|claim|count|close|remove|delete)/;
+    const written = new Set<string>();
+    const store: Store = new Proxy(memoryStore(), {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof property !== "string" || typeof value !== "function" || !writes.test(property))
+          return value;
+        return (...args: unknown[]) => {
+          written.add(property);
+          check(`store.${property}`, args);
+          return value.apply(target, args);
+        };
+      },
+    });
+    const t = tourEngine({ store, queue });
+    await runTour(t);
+    expect(problems).toEqual([]);
+    // The tour wrote runs, their logs, messages, batches, throttles and a cancellation.
+    for (const method of [
+      "createWorkflowRun",
+      "createRecipientRuns",
+      "updateRecipientRun",
+      "appendRunEvents",
+      "createMessage",
+      "updateMessage",
+      "appendToBatch",
+      "closeBatch",
+      "countThrottle",
+      "putCancellation",
+    ])
+      expect(written, method).toContain(method);
+  });
+});
