@@ -478,6 +478,7 @@ function emitStatus(
   status: RunStatus,
   reason?: string,
 ): void {
+  if (!state.ctx.emitter.has(event)) return;
   const { run } = state;
   const payload = {
     workflow: run.workflow,

@@ -70,6 +70,7 @@ export type MemoryStoreOptions = Record<string, never>;
  * data properties; `undefined` object values are dropped (as JSON drops them).
  */
 function freezeCopy<T>(value: T, omit?: string): T {
+  if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     const copy: unknown[] = new Array(value.length);
     for (let i = 0; i < value.length; i++) copy[i] = freezeCopy(value[i]);
@@ -88,6 +89,7 @@ function freezeCopy<T>(value: T, omit?: string): T {
   }
   return value;
 }
+
 
 /**
  * Identify's deep merge (as `deepMerge` in `_internal/merge.ts`: objects merge key by key, anything
@@ -730,7 +732,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       buckets = new Map();
       messageCounters.set(recipient, buckets);
     }
-    const key = JSON.stringify([message.channel_id, message.tenant, message.status]);
+    // Length prefixes keep any channel and tenant apart; "-" is no tenant.
+    const tenant = message.tenant === null ? "-" : `${message.tenant.length}:${message.tenant}`;
+    const key = `${message.channel_id.length}:${message.channel_id}${tenant}${message.status}`;
     let bucket = buckets.get(key);
     if (bucket === undefined) {
       bucket = {
