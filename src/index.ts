@@ -42,8 +42,10 @@ export type {
   MessagePage,
   Page,
   RunListParams,
+  TenantGetParams,
 } from "./engine/namespaces.js";
 export type { DeliveryRetryOptions, EngineOptions } from "./engine/options.js";
+export type { RequestOptions } from "./engine/request-options.js";
 export type { ScheduleListParams, UserScheduleListParams } from "./engine/schedules.js";
 export type {
   ReceiveOptions,
@@ -54,7 +56,13 @@ export type {
   SourceDefinition,
   SourceTriggerAction,
 } from "./engine/sources.js";
-export type { TriggerOptions, TriggerParams, TriggerResult } from "./engine/trigger.js";
+export type { UserSubscriptionListParams } from "./engine/subscription-lists.js";
+export type {
+  TriggerOptions,
+  TriggerParams,
+  TriggerResult,
+  TriggerSettings,
+} from "./engine/trigger.js";
 export {
   CrierError,
   type CrierErrorCode,
@@ -68,19 +76,27 @@ export {
 export type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "./messages/types.js";
 export type {
   ChannelSetting,
+  ChannelSettingRequest,
+  ChannelTypeSettingsRequest,
+  ConditionRequest,
   PreferenceSet,
   PreferenceSetInput,
+  PreferenceSetRequest,
   WorkflowPreferenceSetting,
+  WorkflowPreferenceSettingRequest,
 } from "./preferences/types.js";
 export { memoryQueue } from "./queue/memory.js";
 export type { Job, JobData, JobInput, Queue, QueueContext } from "./queue/types.js";
 export type {
   ChannelData,
+  InlineChannelData,
   InlineObjectRequest,
+  InlinePreferences,
   InlineUserRequest,
   ObjectReference,
   RecipientObject,
   RecipientReference,
+  RecipientReferenceInput,
   RecipientRequest,
   Subscription,
   Tenant,
@@ -91,6 +107,7 @@ export type {
 export { type Clock, systemClock, type TimerHandle } from "./scheduling/clock.js";
 export type { RepeatDay, RepeatRule } from "./scheduling/repeat.js";
 export type {
+  RepeatRuleInput,
   Schedule,
   ScheduleCreateParams,
   ScheduleDeleteParams,

@@ -30,6 +30,7 @@ import {
   usersNamespace,
 } from "./namespaces.js";
 import type { EngineOptions } from "./options.js";
+import type { RequestOptions } from "./request-options.js";
 import { processScheduleFire, schedulesNamespace } from "./schedules.js";
 import { sourcesNamespace } from "./sources.js";
 import {
@@ -69,7 +70,7 @@ export interface WorkflowsApi {
    * Cancels the runs triggered with `cancellation_key` that have not finished (queued, or parked in
    * a delay, batch window or fetch backoff), optionally only for some recipients.
    */
-  cancel(key: string, params: CancelParams): Promise<void>;
+  cancel(key: string, params: CancelParams, options?: RequestOptions): Promise<void>;
 }
 
 /** A crier engine: every namespace of the API, events, and lifecycle. */
