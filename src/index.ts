@@ -21,7 +21,15 @@ export type {
   ConditionOperator,
   ConditionScope,
 } from "./conditions/types.js";
-export { createEngine, type Engine, type WorkflowsApi } from "./engine/create-engine.js";
+export {
+  createEngine,
+  type Engine,
+  type KnownWorkflows,
+  type NoKnownWorkflows,
+  type TriggerDataFor,
+  type TriggerParamsFor,
+  type WorkflowsApi,
+} from "./engine/create-engine.js";
 export type {
   EngineEventName,
   EngineEvents,
@@ -140,7 +148,21 @@ export type {
   WorkflowWrite,
 } from "./store/types.js";
 export { TENANTS_COLLECTION, USERS_COLLECTION } from "./store/types.js";
-export { type DefinedWorkflow, defineWorkflow } from "./workflows/define-workflow.js";
+export {
+  type AnyTriggerData,
+  type CheckedRefs,
+  type DefinedWorkflow,
+  defineWorkflow,
+  type ReadonlyDeep,
+  type RefField,
+  type RefVariable,
+  type StepRefs,
+  type TriggerData,
+  type UnknownField,
+  type UnknownRefVariable,
+  type WorkflowDefinition,
+  type Writable,
+} from "./workflows/define-workflow.js";
 export type {
   RunEvent,
   RunStatus,

@@ -5,7 +5,7 @@
  */
 import type { Knock } from "@knocklabs/node";
 import { describe, expectTypeOf, it } from "vitest";
-import { createEngine, type Engine } from "../../src/index.js";
+import { createEngine, defineWorkflow, type Engine } from "../../src/index.js";
 import { createTestEngine } from "../../src/testing/index.js";
 
 /**
@@ -128,6 +128,16 @@ describe("Knock compatibility", () => {
     const testEngine: KnockShapedEngine = createTestEngine();
     expectTypeOf(engine).toExtend<KnockShapedEngine>();
     expectTypeOf(testEngine).toExtend<KnockShapedEngine>();
+    // An engine that knows its workflows' data types still takes Knock's calls.
+    const welcome = defineWorkflow({
+      key: "welcome",
+      trigger_data_json_schema: { type: "object", properties: { plan: { type: "string" } } },
+      steps: [],
+    });
+    const typed = createTestEngine({ workflows: [welcome] });
+    const typedAsKnock: KnockShapedEngine = typed;
+    expectTypeOf<EachMethod<typeof typed, "args">>().toBeNever();
+    void [engine, testEngine, typedAsKnock];
   });
 
   it("is not vacuous: a method that rejects Knock's arguments is named", () => {
