@@ -130,6 +130,52 @@ console.log(JSON.stringify({ sent: t.outbox.length, error }));
     }
   });
 
+  it("ships declarations that a strict consumer compiles (skipLibCheck off), typing triggers by schema", async () => {
+    await mkdir(scratch, { recursive: true });
+    const file = join(scratch, "consumer.ts");
+    await writeFile(
+      file,
+      `import { createEngine, defineWorkflow, type Engine } from "crier";
+import { loadKnockWorkflows } from "crier/knock";
+import { createTestEngine } from "crier/testing";
+
+const welcome = defineWorkflow({
+  key: "welcome",
+  trigger_data_json_schema: {
+    type: "object",
+    properties: { plan: { enum: ["free", "pro"] } },
+    required: ["plan"],
+  },
+  steps: [{ ref: "email_1", type: "channel", channel_key: "email", template: { subject: "Hi" } }],
+});
+const engine: Engine = createEngine({ workflows: [welcome] });
+const typed = createEngine({ workflows: [welcome] });
+void typed.workflows.trigger("welcome", { recipients: ["u1"], data: { plan: "pro" } });
+// @ts-expect-error: "gold" is not a plan
+void typed.workflows.trigger("welcome", { recipients: ["u1"], data: { plan: "gold" } });
+const named = defineWorkflow<{ order_id: string }>()({ key: "order", steps: [] });
+const t = createTestEngine({ workflows: [named] });
+// @ts-expect-error: order_id is a string
+void t.workflows.trigger("order", { recipients: ["u1"], data: { order_id: 1 } });
+const user: Promise<{ id: string }> = engine.users.get("u1", { timeout: 1 });
+void user;
+void loadKnockWorkflows("workflows");
+`,
+    );
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    const args = [
+      ...["--noEmit", "--strict", "--skipLibCheck", "false", "--noUncheckedIndexedAccess"],
+      ...["--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"],
+      ...["--types", "node", file],
+    ];
+    const result = await run(process.execPath, [tsc, ...args], { cwd: root }).then(
+      () => "",
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect(result).toBe("");
+    await rm(file);
+  }, 60_000);
+
   it("runs the README's quick start as written", async () => {
     const readme = await readFile(join(root, "README.md"), "utf8");
     const start = readme.indexOf("## Quick start");
