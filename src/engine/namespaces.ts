@@ -290,7 +290,7 @@ export function usersNamespace(ctx: EngineContext) {
   });
   return {
     /** Replaces the user's preference set `setId` (`default`, or a tenant id); `__persistence_strategy__: "merge"` merges instead. */
-    setPreferences(
+    async setPreferences(
       id: string,
       setId: string,
       set: PreferenceSetRequest,
@@ -299,7 +299,7 @@ export function usersNamespace(ctx: EngineContext) {
       return prefs.set(userKey(id), setId, set);
     },
     /** The user's merged preferences as evaluation sees them (environment default, tenant default, then the set). */
-    getPreferences(
+    async getPreferences(
       id: string,
       setId?: string,
       options?: GetPreferencesOptions | null,
@@ -327,7 +327,7 @@ export function usersNamespace(ctx: EngineContext) {
       await ctx.store.deleteRecipient(userKey(id));
     },
     /** Replaces the user's data for one channel (push tokens, chat ids…); creates the user when missing. */
-    setChannelData(
+    async setChannelData(
       id: string,
       channelKey: string,
       body: { data: Record<string, unknown> | object },
@@ -336,7 +336,7 @@ export function usersNamespace(ctx: EngineContext) {
       return data.set(userKey(id), channelKey, body);
     },
     /** The user's data for one channel; throws NotFoundError when there is none. */
-    getChannelData(
+    async getChannelData(
       id: string,
       channelKey: string,
       _options?: RequestOptions,
@@ -344,7 +344,7 @@ export function usersNamespace(ctx: EngineContext) {
       return data.get(userKey(id), channelKey);
     },
     /** The user's messages, newest first. */
-    listMessages(
+    async listMessages(
       id: string,
       params?: MessageListParams | null,
       _options?: RequestOptions,
@@ -371,7 +371,7 @@ export function usersNamespace(ctx: EngineContext) {
       );
     },
     /** The user's schedules (optionally of one workflow, or one tenant), oldest first. */
-    listSchedules(
+    async listSchedules(
       id: string,
       params?: UserScheduleListParams | null,
       _options?: RequestOptions,
@@ -524,7 +524,7 @@ export function objectsNamespace(ctx: EngineContext) {
           );
     },
     /** Replaces the object's data for one channel. */
-    setChannelData(
+    async setChannelData(
       collection: string,
       id: string,
       channelKey: string,
@@ -534,7 +534,7 @@ export function objectsNamespace(ctx: EngineContext) {
       return data.set(objectKey(collection, id), channelKey, body);
     },
     /** The object's data for one channel. */
-    getChannelData(
+    async getChannelData(
       collection: string,
       id: string,
       channelKey: string,
@@ -543,7 +543,7 @@ export function objectsNamespace(ctx: EngineContext) {
       return data.get(objectKey(collection, id), channelKey);
     },
     /** Replaces the object's preference set `setId`; `__persistence_strategy__: "merge"` merges instead. */
-    setPreferences(
+    async setPreferences(
       collection: string,
       id: string,
       setId: string,
@@ -553,7 +553,7 @@ export function objectsNamespace(ctx: EngineContext) {
       return prefs.set(objectKey(collection, id), setId, set);
     },
     /** The object's merged preferences as evaluation sees them. */
-    getPreferences(
+    async getPreferences(
       collection: string,
       id: string,
       setId?: string,
@@ -562,7 +562,7 @@ export function objectsNamespace(ctx: EngineContext) {
       return prefs.get(objectKey(collection, id), setId, options ?? undefined);
     },
     /** The object's messages, newest first. */
-    listMessages(
+    async listMessages(
       collection: string,
       id: string,
       params?: MessageListParams | null,
@@ -670,7 +670,7 @@ export function tenantsNamespace(ctx: EngineContext) {
 export function messagesNamespace(ctx: EngineContext) {
   return {
     /** Messages matching the filters, newest first. */
-    list(params?: MessageListParams | null, _options?: RequestOptions): Promise<MessagePage> {
+    async list(params?: MessageListParams | null, _options?: RequestOptions): Promise<MessagePage> {
       return listMessages(ctx, {}, params);
     },
     /** One message; throws NotFoundError when missing. */

@@ -125,6 +125,65 @@ describe("Knock's trailing request options", () => {
   });
 });
 
+describe("errors are rejections, as from Knock's client", () => {
+  it("every covered method returns a rejected promise for a bad id instead of throwing", async () => {
+    const t = createTestEngine({ workflows: [welcome] });
+    const bad = "a/b";
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["users.update", () => t.users.update(bad, {})],
+      ["users.get", () => t.users.get(bad)],
+      ["users.delete", () => t.users.delete(bad)],
+      ["users.getPreferences", () => t.users.getPreferences(bad, "default")],
+      ["users.setPreferences", () => t.users.setPreferences(bad, "default", {})],
+      ["users.setChannelData", () => t.users.setChannelData(bad, "apns", { data: {} })],
+      ["users.getChannelData", () => t.users.getChannelData(bad, "apns")],
+      ["users.listMessages", () => t.users.listMessages(bad)],
+      ["users.listSubscriptions", () => t.users.listSubscriptions(bad)],
+      ["users.listSchedules", () => t.users.listSchedules(bad)],
+      ["objects.set", () => t.objects.set("projects", bad, {})],
+      ["objects.get", () => t.objects.get("projects", bad)],
+      ["objects.delete", () => t.objects.delete("projects", bad)],
+      [
+        "objects.addSubscriptions",
+        () => t.objects.addSubscriptions("projects", bad, { recipients: ["u1"] }),
+      ],
+      [
+        "objects.deleteSubscriptions",
+        () => t.objects.deleteSubscriptions("projects", bad, { recipients: ["u1"] }),
+      ],
+      ["objects.listSubscriptions", () => t.objects.listSubscriptions("projects", bad)],
+      ["objects.setPreferences", () => t.objects.setPreferences("projects", bad, "default", {})],
+      ["objects.getPreferences", () => t.objects.getPreferences("projects", bad, "default")],
+      [
+        "objects.setChannelData",
+        () => t.objects.setChannelData("projects", bad, "slack", { data: {} }),
+      ],
+      ["objects.getChannelData", () => t.objects.getChannelData("projects", bad, "slack")],
+      ["objects.listMessages", () => t.objects.listMessages("projects", bad)],
+      ["tenants.set", () => t.tenants.set(bad, {})],
+      ["tenants.get", () => t.tenants.get(bad)],
+      ["tenants.delete", () => t.tenants.delete(bad)],
+      ["messages.list", () => t.messages.list({ page_size: 0 })],
+      ["messages.get", () => t.messages.get("")],
+      ["workflowRecipientRuns.list", () => t.workflowRecipientRuns.list({ page_size: 0 })],
+      ["workflowRecipientRuns.get", () => t.workflowRecipientRuns.get("")],
+      ["workflows.trigger", () => t.workflows.trigger("welcome", { recipients: [bad] })],
+      ["workflows.cancel", () => t.workflows.cancel("welcome", { cancellation_key: "" })],
+      ["schedules.create", () => t.schedules.create({ workflow: "welcome", recipients: [bad] })],
+      ["schedules.update", () => t.schedules.update({ schedule_ids: [] })],
+      ["schedules.delete", () => t.schedules.delete({ schedule_ids: [] })],
+      ["schedules.list", () => t.schedules.list({ workflow: "" })],
+    ];
+    for (const [name, call] of calls) {
+      let promise: Promise<unknown> | undefined;
+      expect(() => {
+        promise = call();
+      }, name).not.toThrow();
+      await expect(promise, name).rejects.toBeInstanceOf(InvalidParamsError);
+    }
+  });
+});
+
 describe("trigger settings", () => {
   it("sandbox_mode makes every message not_sent and calls no provider", async () => {
     const t = createTestEngine({ workflows: [welcome] });

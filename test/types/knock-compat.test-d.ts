@@ -34,7 +34,9 @@ interface Covered {
     | "listSubscriptions"
     | "setPreferences"
     | "getPreferences"
-    | "setChannelData";
+    | "setChannelData"
+    | "getChannelData"
+    | "listMessages";
   tenants: "set" | "get" | "delete";
   schedules: "create" | "update" | "delete" | "list";
   messages: "list" | "get";
