@@ -1,7 +1,7 @@
 /**
  * crier: an embeddable notification workflow engine with Knock's workflow model.
  *
- * @module
+ * @module crier
  */
 
 export type { JsonObject, JsonPrimitive, JsonValue } from "./_internal/json.js";
@@ -20,7 +20,9 @@ export type {
   ConditionGroup,
   ConditionOperator,
   ConditionScope,
+  FailedCondition,
 } from "./conditions/types.js";
+export type { CancelParams } from "./engine/cancel.js";
 export {
   createEngine,
   type Engine,
@@ -93,7 +95,7 @@ export type {
   WorkflowPreferenceSetting,
   WorkflowPreferenceSettingRequest,
 } from "./preferences/types.js";
-export { memoryQueue } from "./queue/memory.js";
+export { type MemoryQueueOptions, memoryQueue } from "./queue/memory.js";
 export type { Job, JobData, JobInput, Queue, QueueContext } from "./queue/types.js";
 export type {
   ChannelData,
@@ -122,7 +124,7 @@ export type {
   ScheduleRepeatRule,
   ScheduleUpdateParams,
 } from "./scheduling/schedules.js";
-export { memoryStore } from "./store/memory.js";
+export { type MemoryStoreOptions, memoryStore } from "./store/memory.js";
 export type {
   BatchAppend,
   BatchAppendResult,

@@ -66,9 +66,9 @@ export interface InternalEngineOptions {
 export type NoKnownWorkflows = any;
 
 /**
- * The {@link WorkflowDataMap} of a list of definitions: each definition with a literal `key`
- * (from {@link defineWorkflow}) maps its key to its {@link TriggerData}. Definitions typed only as
- * `WorkflowInput` add nothing.
+ * What an engine knows of a list of definitions, a map of key to trigger data type: each
+ * definition with a literal `key` (from {@link defineWorkflow}) maps its key to its
+ * {@link TriggerData}. Definitions typed only as `WorkflowInput` add nothing.
  */
 export type KnownWorkflows<TDefinitions extends readonly unknown[]> = OrNone<{
   [TDefinition in TDefinitions[number] as TDefinition extends {

@@ -59,7 +59,7 @@ interface Reading {
  * - Each definition is validated as `workflows.upsert` validates it (the same JSON Schema and
  *   checks, and its Liquid templates parsed).
  *
- * Only Node's `fs/promises` is used; nothing is written.
+ * It reads with Node's `fs/promises` (and `path`), and writes nothing.
  *
  * @param dir - The `workflows/` folder (or one workflow's folder), absolute or relative to the
  * current working directory.
