@@ -23,6 +23,11 @@ export interface ValidationIssue {
   message: string;
   /** The kind of check that failed (`required`, `type`, `format`, `enum`, …). */
   type: string;
+  /**
+   * The file the problem is in, when the input was read from files (`loadKnockWorkflows`): a path
+   * such as `workflows/digest/workflow.json`. Messages then read `file: field: message`.
+   */
+  file?: string;
 }
 
 /** The base class of every error crier throws. */
@@ -134,7 +139,9 @@ export class EngineClosedError extends CrierError {
 
 function withIssues(message: string, errors: ValidationIssue[]): string {
   if (errors.length === 0) return message;
-  const shown = errors.slice(0, 5).map((e) => `${e.field}: ${e.message}`);
+  const shown = errors
+    .slice(0, 5)
+    .map((e) => [e.file, e.field, e.message].filter((part) => part).join(": "));
   const more = errors.length > 5 ? ` (and ${errors.length - 5} more)` : "";
   return `${message} ${shown.join("; ")}${more}`;
 }

@@ -1,7 +1,7 @@
 /**
  * crier: an embeddable notification workflow engine with Knock's workflow model.
  *
- * @module
+ * @module crier
  */
 
 export type { JsonObject, JsonPrimitive, JsonValue } from "./_internal/json.js";
@@ -20,8 +20,18 @@ export type {
   ConditionGroup,
   ConditionOperator,
   ConditionScope,
+  FailedCondition,
 } from "./conditions/types.js";
-export { createEngine, type Engine, type WorkflowsApi } from "./engine/create-engine.js";
+export type { CancelParams } from "./engine/cancel.js";
+export {
+  createEngine,
+  type Engine,
+  type KnownWorkflows,
+  type NoKnownWorkflows,
+  type TriggerDataFor,
+  type TriggerParamsFor,
+  type WorkflowsApi,
+} from "./engine/create-engine.js";
 export type {
   EngineEventName,
   EngineEvents,
@@ -45,8 +55,10 @@ export type {
   MessagePage,
   Page,
   RunListParams,
+  TenantGetParams,
 } from "./engine/namespaces.js";
 export type { DeliveryRetryOptions, EngineOptions } from "./engine/options.js";
+export type { RequestOptions } from "./engine/request-options.js";
 export type { ScheduleListParams, UserScheduleListParams } from "./engine/schedules.js";
 export type {
   ReceiveOptions,
@@ -57,7 +69,13 @@ export type {
   SourceDefinition,
   SourceTriggerAction,
 } from "./engine/sources.js";
-export type { TriggerOptions, TriggerParams, TriggerResult } from "./engine/trigger.js";
+export type { UserSubscriptionListParams } from "./engine/subscription-lists.js";
+export type {
+  TriggerOptions,
+  TriggerParams,
+  TriggerResult,
+  TriggerSettings,
+} from "./engine/trigger.js";
 export {
   CrierError,
   type CrierErrorCode,
@@ -74,19 +92,27 @@ export type { FeedBlock, FeedItem, FeedListParams, FeedPage } from "./messages/f
 export type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "./messages/types.js";
 export type {
   ChannelSetting,
+  ChannelSettingRequest,
+  ChannelTypeSettingsRequest,
+  ConditionRequest,
   PreferenceSet,
   PreferenceSetInput,
+  PreferenceSetRequest,
   WorkflowPreferenceSetting,
+  WorkflowPreferenceSettingRequest,
 } from "./preferences/types.js";
-export { memoryQueue } from "./queue/memory.js";
+export { type MemoryQueueOptions, memoryQueue } from "./queue/memory.js";
 export type { Job, JobData, JobInput, Queue, QueueContext } from "./queue/types.js";
 export type {
   ChannelData,
+  InlineChannelData,
   InlineObjectRequest,
+  InlinePreferences,
   InlineUserRequest,
   ObjectReference,
   RecipientObject,
   RecipientReference,
+  RecipientReferenceInput,
   RecipientRequest,
   Subscription,
   Tenant,
@@ -97,13 +123,14 @@ export type {
 export { type Clock, systemClock, type TimerHandle } from "./scheduling/clock.js";
 export type { RepeatDay, RepeatRule } from "./scheduling/repeat.js";
 export type {
+  RepeatRuleInput,
   Schedule,
   ScheduleCreateParams,
   ScheduleDeleteParams,
   ScheduleRepeatRule,
   ScheduleUpdateParams,
 } from "./scheduling/schedules.js";
-export { memoryStore } from "./store/memory.js";
+export { type MemoryStoreOptions, memoryStore } from "./store/memory.js";
 export type {
   BatchAppend,
   BatchAppendResult,
@@ -132,7 +159,21 @@ export type {
   WorkflowWrite,
 } from "./store/types.js";
 export { TENANTS_COLLECTION, USERS_COLLECTION } from "./store/types.js";
-export { type DefinedWorkflow, defineWorkflow } from "./workflows/define-workflow.js";
+export {
+  type AnyTriggerData,
+  type CheckedRefs,
+  type DefinedWorkflow,
+  defineWorkflow,
+  type ReadonlyDeep,
+  type RefField,
+  type RefVariable,
+  type StepRefs,
+  type TriggerData,
+  type UnknownField,
+  type UnknownRefVariable,
+  type WorkflowDefinition,
+  type Writable,
+} from "./workflows/define-workflow.js";
 export type {
   RunEvent,
   RunStatus,

@@ -1,6 +1,6 @@
-/** @internal JSON value types shared by every module. */
+/** A JSON primitive: string, number, boolean or null. */
 export type JsonPrimitive = string | number | boolean | null;
-/** @internal */
+/** Any JSON value. */
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
-/** @internal */
+/** A JSON object. */
 export type JsonObject = { [key: string]: JsonValue };

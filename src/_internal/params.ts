@@ -34,15 +34,23 @@ export class ParamChecker {
     return this.#params[key];
   }
 
-  /** Reports every given key that is not in `known` (a typo or an unsupported Knock parameter). */
+  /**
+   * Reports every given key that is not in `known`: type `unknown` for a typo, `unsupported` with
+   * its `hint` for a Knock parameter crier does not take.
+   */
   known(known: readonly string[], hint?: Record<string, string>): void {
     for (const key of Object.keys(this.#params)) {
       if (known.includes(key) || this.#params[key] === undefined) continue;
-      this.issues.push({
-        field: key,
-        type: "unknown",
-        message: hint?.[key] ?? `is not a parameter here; expected one of ${known.join(", ")}`,
-      });
+      const unsupported = hint?.[key];
+      this.issues.push(
+        unsupported === undefined
+          ? {
+              field: key,
+              type: "unknown",
+              message: `is not a parameter here; expected one of ${known.join(", ")}`,
+            }
+          : { field: key, type: "unsupported", message: unsupported },
+      );
     }
   }
 

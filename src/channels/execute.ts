@@ -174,7 +174,8 @@ export async function executeChannelStep(
       workflow_run_id: run.workflow_run_id,
       workflow_recipient_run_id: run.id,
     },
-    status: "queued",
+    // Knock's sandbox_mode: the message is made, and never handed to a provider.
+    status: state.workflowRun.settings?.sandbox_mode ? "not_sent" : "queued",
     engagement_statuses: [],
     seen_at: null,
     read_at: null,
@@ -197,6 +198,7 @@ export async function executeChannelStep(
     created,
   });
   if (created) emitMessage(ctx, "message.created", stored);
+  if (created && stored.status === "not_sent") emitMessage(ctx, "message.not_sent", stored);
   if (stored.status !== "queued" || stored.attempts > 0) return next;
   if (sendAt.getTime() > state.now.getTime()) {
     // Outside the send window: the first attempt is a `deliver` job due when the window opens.

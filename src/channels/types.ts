@@ -40,6 +40,7 @@ export interface DeliveryResult {
 
 /** Delivers messages of one channel. Throwing means the attempt failed: it is retried with backoff. */
 export interface ChannelProvider {
+  /** Delivers one message; resolves with what the provider reports, or nothing for `sent`. */
   send(message: OutboundMessage): Promise<DeliveryResult | void>;
 }
 

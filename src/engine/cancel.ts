@@ -15,7 +15,7 @@ import {
   WorkflowNotFoundError,
 } from "../errors.js";
 import { normalizeRecipient, refToKey, sameKey } from "../recipients/identify.js";
-import type { RecipientReference } from "../recipients/types.js";
+import type { RecipientReferenceInput } from "../recipients/types.js";
 import type { RecipientKey, StoredCancellation } from "../store/types.js";
 import type { WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
@@ -25,7 +25,7 @@ export interface CancelParams {
   /** The `cancellation_key` the runs were triggered with. */
   cancellation_key: string;
   /** Only these recipients' runs (default: every recipient's). */
-  recipients?: RecipientReference[] | null;
+  recipients?: RecipientReferenceInput[] | null;
 }
 
 /** How long a cancellation still catches runs created after it from earlier triggers. */

@@ -18,6 +18,7 @@ import { isValidTimeZone } from "../scheduling/repeat.js";
 import { processBatchClose } from "../steps/batch.js";
 import { processRun } from "../steps/run.js";
 import { memoryStore } from "../store/memory.js";
+import type { AnyTriggerData, TriggerData } from "../workflows/define-workflow.js";
 import { WorkflowRegistry } from "../workflows/registry.js";
 import type { ChannelType, Workflow, WorkflowInput } from "../workflows/types.js";
 import { type CancelParams, cancelWorkflow } from "./cancel.js";
@@ -34,6 +35,7 @@ import {
   usersNamespace,
 } from "./namespaces.js";
 import type { EngineOptions } from "./options.js";
+import type { RequestOptions } from "./request-options.js";
 import { processScheduleFire, schedulesNamespace } from "./schedules.js";
 import { sourcesNamespace } from "./sources.js";
 import {
@@ -57,8 +59,62 @@ export interface InternalEngineOptions {
   channelFallback?: EngineContext["channelFallback"];
 }
 
-/** The workflows namespace. */
-export interface WorkflowsApi {
+/**
+ * What an engine that knows no workflow's data type knows: every key takes any data. An engine's
+ * knowledge is otherwise a map of workflow key to trigger data type, such as
+ * `{ welcome: { plan: "free" | "pro" } }` (see {@link KnownWorkflows}).
+ *
+ * It is `any` so that an engine that knows its workflows is still an `Engine`: a function that
+ * takes an `Engine` takes every engine.
+ */
+export type NoKnownWorkflows = any;
+
+/**
+ * What an engine knows of a list of definitions, a map of key to trigger data type: each
+ * definition with a literal `key` (from {@link defineWorkflow}) maps its key to its
+ * {@link TriggerData}. Definitions typed only as `WorkflowInput` add nothing.
+ */
+export type KnownWorkflows<TDefinitions extends readonly unknown[]> = OrNone<{
+  [TDefinition in TDefinitions[number] as TDefinition extends {
+    readonly key: infer TKey extends string;
+  }
+    ? string extends TKey
+      ? never
+      : TKey
+    : never]: TriggerData<TDefinition>;
+}>;
+
+/** The map, or {@link NoKnownWorkflows} when it is empty. */
+type OrNone<TMap> = [keyof TMap] extends [never] ? NoKnownWorkflows : TMap;
+
+/** True for `any` only. */
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/**
+ * The data `workflows.trigger(key, …)` takes: the known workflow's {@link TriggerData} for a
+ * literal key the engine knows, else any JSON object (workflows may be upserted at run time).
+ */
+export type TriggerDataFor<TWorkflows, TKey extends string> =
+  IsAny<TWorkflows> extends true
+    ? AnyTriggerData
+    : [TKey] extends [keyof TWorkflows]
+      ? TWorkflows[TKey]
+      : AnyTriggerData;
+
+/**
+ * The parameters of a trigger that takes `TData`: `data` is required when `TData` has a required
+ * field (a known workflow whose schema requires one).
+ */
+export type TriggerParamsFor<TData> =
+  Record<string, never> extends TData
+    ? TriggerParams<TData>
+    : TriggerParams<TData> & { data: TData };
+
+/**
+ * The workflows namespace. With known workflows (see {@link KnownWorkflows}) `trigger` checks
+ * `params.data` against the workflow's data type.
+ */
+export interface WorkflowsApi<TWorkflows extends object = NoKnownWorkflows> {
   /** Validates and stores a definition (a new version when it changed); throws InvalidParamsError with `errors[]`. */
   upsert(definition: WorkflowInput): Promise<Workflow>;
   /** The current version; throws NotFoundError. */
@@ -67,18 +123,29 @@ export interface WorkflowsApi {
   list(): Promise<Workflow[]>;
   /** Turns a workflow on or off: an inactive workflow cannot be triggered, and parked runs end at their next step. */
   setActive(key: string, active: boolean): Promise<Workflow>;
-  /** Triggers a workflow for 1 to 1,000 recipients. */
-  trigger(key: string, params: TriggerParams, options?: TriggerOptions): Promise<TriggerResult>;
+  /**
+   * Triggers a workflow for 1 to 1,000 recipients. For a key the engine knows, `params.data` is
+   * checked at compile time against that workflow's trigger data type; any other key takes any
+   * data (checked at run time against the stored workflow's schema).
+   */
+  trigger<TKey extends (keyof TWorkflows & string) | (string & {})>(
+    key: TKey,
+    params: TriggerParamsFor<TriggerDataFor<TWorkflows, TKey>>,
+    options?: TriggerOptions,
+  ): Promise<TriggerResult>;
   /**
    * Cancels the runs triggered with `cancellation_key` that have not finished (queued, or parked in
    * a delay, batch window or fetch backoff), optionally only for some recipients.
    */
-  cancel(key: string, params: CancelParams): Promise<void>;
+  cancel(key: string, params: CancelParams, options?: RequestOptions): Promise<void>;
 }
 
-/** A crier engine: every namespace of the API, events, and lifecycle. */
-export interface Engine {
-  readonly workflows: WorkflowsApi;
+/**
+ * A crier engine: every namespace of the API, events, and lifecycle. `TWorkflows` is what it knows
+ * of its workflows' trigger data (see {@link KnownWorkflows}); `Engine` alone knows none.
+ */
+export interface Engine<TWorkflows extends object = NoKnownWorkflows> {
+  readonly workflows: WorkflowsApi<TWorkflows>;
   readonly users: ReturnType<typeof usersNamespace>;
   readonly objects: ReturnType<typeof objectsNamespace>;
   readonly tenants: ReturnType<typeof tenantsNamespace>;
@@ -156,7 +223,9 @@ function validateChannels(channels: ChannelConfig[] | undefined): Map<string, Ch
 }
 
 /**
- * Creates an engine. With no options it runs entirely in memory, on real time.
+ * Creates an engine. With no options it runs entirely in memory, on real time. Given workflows
+ * made with {@link defineWorkflow}, it knows their trigger data types: `workflows.trigger(key, …)`
+ * checks `data` for those keys at compile time.
  *
  * @example
  * ```ts
@@ -169,8 +238,10 @@ function validateChannels(channels: ChannelConfig[] | undefined): Map<string, Ch
  * await engine.idle();
  * ```
  */
-export function createEngine(options: EngineOptions = {}): Engine {
-  return new CrierEngine(options, {});
+export function createEngine<const TDefinitions extends readonly WorkflowInput[] = []>(
+  options: EngineOptions & { workflows?: TDefinitions } = {},
+): Engine<KnownWorkflows<TDefinitions>> {
+  return new CrierEngine(options, {}) as Engine as Engine<KnownWorkflows<TDefinitions>>;
 }
 
 /** @internal */

@@ -5,14 +5,19 @@
 
 import { describe } from "../_internal/describe.js";
 import { cloneJson, isPlainObject } from "../_internal/merge.js";
-import { type PageInfo, type PageParams, pageInfo, toPageRequest } from "../_internal/paging.js";
+import { type PageInfo, type PageParams, pageInfo } from "../_internal/paging.js";
 import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
 import { engagementApi } from "../messages/engagement.js";
 import { type FeedListParams, type FeedPage, listFeedItems } from "../messages/feed.js";
 import { toMessageFilter } from "../messages/filters.js";
 import type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "../messages/types.js";
+import { mergeChain } from "../preferences/evaluate.js";
 import { preferenceSources, resolvePreferences, toPreferenceSet } from "../preferences/resolve.js";
-import type { PreferenceSet, PreferenceSetInput } from "../preferences/types.js";
+import type {
+  PreferenceSet,
+  PreferenceSetInput,
+  PreferenceSetRequest,
+} from "../preferences/types.js";
 import { validatePreferenceSet } from "../preferences/validate.js";
 import {
   checkId,
@@ -28,7 +33,7 @@ import {
 import type {
   ChannelData,
   RecipientObject,
-  RecipientReference,
+  RecipientReferenceInput,
   RecipientRequest,
   Subscription,
   Tenant,
@@ -50,7 +55,14 @@ import {
 import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
+import type { RequestOptions } from "./request-options.js";
 import { listSchedules, type UserScheduleListParams } from "./schedules.js";
+import {
+  checkInclude,
+  counterpartFilter,
+  subscriptionPage,
+  type UserSubscriptionListParams,
+} from "./subscription-lists.js";
 
 /** A page of a list call. */
 export interface Page<T> {
@@ -94,6 +106,12 @@ export interface MessageListParams extends PageParams {
   message_ids?: string[];
   /** Messages created in this range (ISO-8601 bounds `gt`, `gte`, `lt`, `lte`). */
   inserted_at?: TimeRange;
+  /**
+   * Knock's filter on trigger data (a JSON object as a string). Not supported: crier does not
+   * index messages' `data`, and rejects this filter with InvalidParamsError; filter `items` on
+   * their `data` instead.
+   */
+  trigger_data?: string;
 }
 
 /** Filters of `workflowRecipientRuns.list`. */
@@ -102,7 +120,7 @@ export interface RunListParams extends PageParams {
   status?: RunStatus[];
   tenant?: string;
   has_errors?: boolean;
-  recipient?: RecipientReference;
+  recipient?: RecipientReferenceInput;
   workflow_run_id?: string;
   starting_at?: string;
   ending_at?: string;
@@ -112,6 +130,12 @@ export interface RunListParams extends PageParams {
 export interface ListSubscriptionsParams extends PageParams {
   /** `object` (default): the object's subscribers; `recipient`: the subscriptions the object holds. */
   mode?: "object" | "recipient";
+  /** In `object` mode, only these subscribers (1 to 100 recipient references). */
+  recipients?: RecipientReferenceInput[];
+  /** In `recipient` mode, only the subscriptions to these objects (1 to 100 object references). */
+  objects?: RecipientReferenceInput[];
+  /** Accepted and ignored (see {@link UserSubscriptionListParams.include}). */
+  include?: Array<"preferences">;
 }
 
 function invalid(message: string, issues: ValidationIssue[]): never {
@@ -246,21 +270,11 @@ function preferences(ctx: EngineContext) {
 async function listMessages(
   ctx: EngineContext,
   filter: MessageFilter,
-  params: MessageListParams | undefined,
+  params: MessageListParams | null | undefined,
 ): Promise<MessagePage> {
   const { request } = toMessageFilter(params, filter);
   const page = await ctx.store.listMessages(filter, request);
   return { items: page.items.map((m) => cloneJson(m)), page_info: pageInfo(page, request) };
-}
-
-async function listSubscriptionsOf(
-  ctx: EngineContext,
-  key: RecipientKey,
-  params: PageParams | undefined,
-): Promise<Page<Subscription>> {
-  const request = toPageRequest(params);
-  const page = await ctx.store.listSubscriptionsOf(key, request);
-  return { entries: page.items.map(toSubscription), page_info: pageInfo(page, request) };
 }
 
 /** @internal `engine.users`. */
@@ -273,19 +287,25 @@ export function usersNamespace(ctx: EngineContext) {
   });
   return {
     /** Replaces the user's preference set `setId` (`default`, or a tenant id); `__persistence_strategy__: "merge"` merges instead. */
-    setPreferences(id: string, setId: string, set: PreferenceSetInput): Promise<PreferenceSet> {
+    async setPreferences(
+      id: string,
+      setId: string,
+      set: PreferenceSetRequest,
+      _options?: RequestOptions,
+    ): Promise<PreferenceSet> {
       return prefs.set(userKey(id), setId, set);
     },
     /** The user's merged preferences as evaluation sees them (environment default, tenant default, then the set). */
-    getPreferences(
+    async getPreferences(
       id: string,
       setId?: string,
-      options?: GetPreferencesOptions,
+      options?: GetPreferencesOptions | null,
+      _requestOptions?: RequestOptions,
     ): Promise<PreferenceSet> {
-      return prefs.get(userKey(id), setId, options);
+      return prefs.get(userKey(id), setId, options ?? undefined);
     },
     /** Identifies a user: creates it, or deep-merges `props` into it (`null` clears a property). */
-    async update(id: string, props: UserProperties = {}): Promise<User> {
+    async update(id: string, props: UserProperties = {}, _options?: RequestOptions): Promise<User> {
       const key = userKey(id);
       const issues: ValidationIssue[] = [];
       const patch = propertiesToPatch(requireObject(props, "props"), "props", issues);
@@ -293,30 +313,39 @@ export function usersNamespace(ctx: EngineContext) {
       return cloneJson(toUser(await ctx.store.upsertRecipient(key, patch, nowIso(ctx))));
     },
     /** The user; throws NotFoundError when it was never identified. */
-    async get(id: string): Promise<User> {
+    async get(id: string, _options?: RequestOptions): Promise<User> {
       const stored = await ctx.store.getRecipient(userKey(id));
       if (!stored)
         throw new NotFoundError("user", id, "Identify it with engine.users.update(id, props).");
       return cloneJson(toUser(stored));
     },
     /** Deletes the user and its subscriptions. */
-    async delete(id: string): Promise<void> {
+    async delete(id: string, _options?: RequestOptions): Promise<void> {
       await ctx.store.deleteRecipient(userKey(id));
     },
     /** Replaces the user's data for one channel (push tokens, chat ids…); creates the user when missing. */
-    setChannelData(
+    async setChannelData(
       id: string,
       channelKey: string,
-      body: { data: Record<string, unknown> },
+      body: { data: Record<string, unknown> | object },
+      _options?: RequestOptions,
     ): Promise<ChannelData> {
       return data.set(userKey(id), channelKey, body);
     },
     /** The user's data for one channel; throws NotFoundError when there is none. */
-    getChannelData(id: string, channelKey: string): Promise<ChannelData> {
+    async getChannelData(
+      id: string,
+      channelKey: string,
+      _options?: RequestOptions,
+    ): Promise<ChannelData> {
       return data.get(userKey(id), channelKey);
     },
     /** The user's messages, newest first. */
-    listMessages(id: string, params?: MessageListParams): Promise<MessagePage> {
+    async listMessages(
+      id: string,
+      params?: MessageListParams | null,
+      _options?: RequestOptions,
+    ): Promise<MessagePage> {
       return listMessages(ctx, { recipient: userKey(id) }, params);
     },
     /** The user's in-app feeds. */
@@ -325,20 +354,44 @@ export function usersNamespace(ctx: EngineContext) {
        * One page of the user's feed on an in-app channel, newest first, with its counts in `meta`
        * (see {@link FeedPage}). A user without messages has an empty feed.
        */
-      listItems(userId: string, channelKey: string, params?: FeedListParams): Promise<FeedPage> {
+      listItems(
+        userId: string,
+        channelKey: string,
+        params?: FeedListParams | null,
+        _options?: RequestOptions,
+      ): Promise<FeedPage> {
         return listFeedItems(ctx, userId, channelKey, params);
       },
     },
-    /** The objects the user is subscribed to. */
-    listSubscriptions(id: string, params?: PageParams): Promise<Page<Subscription>> {
-      return listSubscriptionsOf(ctx, userKey(id), params);
+    /** The user's subscriptions to objects (optionally only to some objects), oldest first. */
+    async listSubscriptions(
+      id: string,
+      params?: UserSubscriptionListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<Subscription>> {
+      const key = userKey(id);
+      const issues: ValidationIssue[] = [];
+      const objects = counterpartFilter(params?.objects, "objects", issues);
+      checkInclude(params?.include, issues);
+      if (issues.length > 0) invalid("Invalid subscription list parameters:", issues);
+      return subscriptionPage(
+        (request) => ctx.store.listSubscriptionsOf(key, request),
+        params,
+        objects,
+        (s) => s.object,
+        toSubscription,
+      );
     },
     /** The user's schedules (optionally of one workflow, or one tenant), oldest first. */
-    listSchedules(id: string, params?: UserScheduleListParams): Promise<Page<Schedule>> {
+    async listSchedules(
+      id: string,
+      params?: UserScheduleListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<Schedule>> {
       const filter: ScheduleFilter = { recipients: [userKey(id)] };
       if (params?.workflow !== undefined) filter.workflow = params.workflow;
       if (params?.tenant !== undefined) filter.tenant = params.tenant;
-      return listSchedules(ctx, filter, params);
+      return listSchedules(ctx, filter, params ?? undefined);
     },
   };
 }
@@ -384,6 +437,7 @@ export function objectsNamespace(ctx: EngineContext) {
       collection: string,
       id: string,
       props: Record<string, unknown> = {},
+      _options?: RequestOptions,
     ): Promise<RecipientObject> {
       const key = objectKey(collection, id);
       const issues: ValidationIssue[] = [];
@@ -393,7 +447,7 @@ export function objectsNamespace(ctx: EngineContext) {
       return cloneJson(toObject(await ctx.store.upsertRecipient(key, patch, nowIso(ctx))));
     },
     /** The object; throws NotFoundError when missing. */
-    async get(collection: string, id: string): Promise<RecipientObject> {
+    async get(collection: string, id: string, _options?: RequestOptions): Promise<RecipientObject> {
       const stored = await ctx.store.getRecipient(objectKey(collection, id));
       if (!stored)
         throw new NotFoundError(
@@ -404,7 +458,7 @@ export function objectsNamespace(ctx: EngineContext) {
       return cloneJson(toObject(stored));
     },
     /** Deletes the object and every subscription it is part of. */
-    async delete(collection: string, id: string): Promise<void> {
+    async delete(collection: string, id: string, _options?: RequestOptions): Promise<void> {
       await ctx.store.deleteRecipient(objectKey(collection, id));
     },
     /**
@@ -415,6 +469,7 @@ export function objectsNamespace(ctx: EngineContext) {
       collection: string,
       id: string,
       body: { recipients: RecipientRequest[]; properties?: Record<string, unknown> | null },
+      _options?: RequestOptions,
     ): Promise<Subscription[]> {
       const key = objectKey(collection, id);
       const input = requireObject(body, "body");
@@ -434,7 +489,8 @@ export function objectsNamespace(ctx: EngineContext) {
     async deleteSubscriptions(
       collection: string,
       id: string,
-      body: { recipients: RecipientReference[] },
+      body: { recipients: RecipientReferenceInput[] },
+      _options?: RequestOptions,
     ): Promise<Subscription[]> {
       const key = objectKey(collection, id);
       const keys = normalizeSubscribers(requireObject(body, "body").recipients).map((n) => n.key);
@@ -444,50 +500,109 @@ export function objectsNamespace(ctx: EngineContext) {
     async listSubscriptions(
       collection: string,
       id: string,
-      params?: ListSubscriptionsParams,
+      params?: ListSubscriptionsParams | null,
+      _options?: RequestOptions,
     ): Promise<Page<Subscription>> {
       const key = objectKey(collection, id);
-      if (params?.mode === "recipient") return listSubscriptionsOf(ctx, key, params);
-      const request = toPageRequest(params);
-      const page = await ctx.store.listSubscribers(key, request);
-      return { entries: page.items.map(toSubscription), page_info: pageInfo(page, request) };
+      const asRecipient = params?.mode === "recipient";
+      const issues: ValidationIssue[] = [];
+      const only = asRecipient
+        ? counterpartFilter(params?.objects, "objects", issues)
+        : counterpartFilter(params?.recipients, "recipients", issues);
+      const other = asRecipient ? params?.recipients : params?.objects;
+      if (other !== undefined && other !== null) {
+        issues.push({
+          field: asRecipient ? "recipients" : "objects",
+          type: "mode",
+          message: `expected ${asRecipient ? "objects (the subscriptions the object holds are filtered by object)" : 'recipients (subscribers are filtered by recipient; objects filters mode "recipient")'}, received ${asRecipient ? "recipients" : "objects"}; use the filter of the mode`,
+        });
+      }
+      checkInclude(params?.include, issues);
+      if (issues.length > 0) invalid("Invalid subscription list parameters:", issues);
+      return asRecipient
+        ? subscriptionPage(
+            (request) => ctx.store.listSubscriptionsOf(key, request),
+            params,
+            only,
+            (s) => s.object,
+            toSubscription,
+          )
+        : subscriptionPage(
+            (request) => ctx.store.listSubscribers(key, request),
+            params,
+            only,
+            (s) => s.recipient,
+            toSubscription,
+          );
     },
     /** Replaces the object's data for one channel. */
-    setChannelData(
+    async setChannelData(
       collection: string,
       id: string,
       channelKey: string,
-      body: { data: Record<string, unknown> },
+      body: { data: Record<string, unknown> | object },
+      _options?: RequestOptions,
     ): Promise<ChannelData> {
       return data.set(objectKey(collection, id), channelKey, body);
     },
     /** The object's data for one channel. */
-    getChannelData(collection: string, id: string, channelKey: string): Promise<ChannelData> {
+    async getChannelData(
+      collection: string,
+      id: string,
+      channelKey: string,
+      _options?: RequestOptions,
+    ): Promise<ChannelData> {
       return data.get(objectKey(collection, id), channelKey);
     },
     /** Replaces the object's preference set `setId`; `__persistence_strategy__: "merge"` merges instead. */
-    setPreferences(
+    async setPreferences(
       collection: string,
       id: string,
       setId: string,
-      set: PreferenceSetInput,
+      set: PreferenceSetRequest,
+      _options?: RequestOptions,
     ): Promise<PreferenceSet> {
       return prefs.set(objectKey(collection, id), setId, set);
     },
     /** The object's merged preferences as evaluation sees them. */
-    getPreferences(
+    async getPreferences(
       collection: string,
       id: string,
       setId?: string,
-      options?: GetPreferencesOptions,
+      options?: (GetPreferencesOptions & RequestOptions) | null,
     ): Promise<PreferenceSet> {
-      return prefs.get(objectKey(collection, id), setId, options);
+      return prefs.get(objectKey(collection, id), setId, options ?? undefined);
     },
     /** The object's messages, newest first. */
-    listMessages(collection: string, id: string, params?: MessageListParams): Promise<MessagePage> {
+    async listMessages(
+      collection: string,
+      id: string,
+      params?: MessageListParams | null,
+      _options?: RequestOptions,
+    ): Promise<MessagePage> {
       return listMessages(ctx, { recipient: objectKey(collection, id) }, params);
     },
   };
+}
+
+/** Parameters of `tenants.get`, and of `tenants.set` beside the tenant's properties. */
+export interface TenantGetParams {
+  /**
+   * Return `settings.preference_set` merged over the environment's default preferences
+   * (`defaultPreferences`): the set a trigger with this tenant starts from.
+   */
+  resolve_full_preference_settings?: boolean;
+}
+
+function resolveFlag(value: unknown, issues: ValidationIssue[]): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === "boolean") return value;
+  issues.push({
+    field: "resolve_full_preference_settings",
+    type: "type",
+    message: `expected true or false, received ${describe(value)}`,
+  });
+  return false;
 }
 
 /** @internal `engine.tenants`. */
@@ -496,30 +611,57 @@ export function tenantsNamespace(ctx: EngineContext) {
     collection: TENANTS_COLLECTION,
     id: requireId(id, "id", "a tenant id"),
   });
+  const present = (tenant: Tenant, resolve: boolean): Tenant => {
+    if (!resolve) return cloneJson(tenant);
+    const preferenceSet = mergeChain([
+      { label: "environment default", set: ctx.defaultPreferences as PreferenceSetInput },
+      { label: `tenant ${tenant.id}`, set: tenant.settings?.preference_set as PreferenceSetInput },
+    ]);
+    const settings = {
+      ...tenant.settings,
+      preference_set: preferenceSet as Record<string, unknown>,
+    };
+    return cloneJson({ ...tenant, settings });
+  };
   return {
     /**
      * Creates or deep-merges a tenant (`name`, `settings.branding`, any property). Its
      * `settings.preference_set` (the default preferences of its users) merges too, unless it says
      * `__persistence_strategy__: "replace"`.
      */
-    async set(id: string, props: Omit<TenantRequest, "id"> = {}): Promise<Tenant> {
+    async set(
+      id: string,
+      props: Omit<TenantRequest, "id"> & TenantGetParams = {},
+      _options?: RequestOptions,
+    ): Promise<Tenant> {
       const key = tenantKey(id);
       const issues: ValidationIssue[] = [];
-      const { patch, replacePreferences } = tenantToPatch(
-        requireObject(props, "props"),
+      const { resolve_full_preference_settings: full, ...properties } = requireObject(
+        props,
         "props",
-        issues,
       );
+      const resolve = resolveFlag(full, issues);
+      const { patch, replacePreferences } = tenantToPatch(properties, "props", issues);
       if (issues.length > 0) invalid(`Invalid properties for tenant "${id}":`, issues);
       const now = nowIso(ctx);
       let stored = await ctx.store.upsertRecipient(key, patch, now);
       if (replacePreferences)
         stored =
           (await ctx.store.setPreferenceSet(key, "default", replacePreferences, now)) ?? stored;
-      return cloneJson(toTenant(stored));
+      return present(toTenant(stored), resolve);
     },
-    /** The tenant; throws NotFoundError when missing. */
-    async get(id: string): Promise<Tenant> {
+    /**
+     * The tenant; throws NotFoundError when missing. With `resolve_full_preference_settings`, its
+     * `settings.preference_set` is merged over the environment's default preferences.
+     */
+    async get(
+      id: string,
+      params?: TenantGetParams | null,
+      _options?: RequestOptions,
+    ): Promise<Tenant> {
+      const issues: ValidationIssue[] = [];
+      const resolve = resolveFlag(params?.resolve_full_preference_settings, issues);
+      if (issues.length > 0) invalid(`Invalid parameters for tenant "${id}":`, issues);
       const stored = await ctx.store.getRecipient(tenantKey(id));
       if (!stored)
         throw new NotFoundError(
@@ -527,10 +669,10 @@ export function tenantsNamespace(ctx: EngineContext) {
           id,
           "Create it with engine.tenants.set(id, props) or by triggering with it.",
         );
-      return cloneJson(toTenant(stored));
+      return present(toTenant(stored), resolve);
     },
     /** Deletes the tenant. */
-    async delete(id: string): Promise<void> {
+    async delete(id: string, _options?: RequestOptions): Promise<void> {
       await ctx.store.deleteRecipient(tenantKey(id));
     },
   };
@@ -541,11 +683,11 @@ export function messagesNamespace(ctx: EngineContext) {
   return {
     ...engagementApi(ctx),
     /** Messages matching the filters, newest first. */
-    list(params?: MessageListParams): Promise<MessagePage> {
+    async list(params?: MessageListParams | null, _options?: RequestOptions): Promise<MessagePage> {
       return listMessages(ctx, {}, params);
     },
     /** One message; throws NotFoundError when missing. */
-    async get(id: string): Promise<Message> {
+    async get(id: string, _options?: RequestOptions): Promise<Message> {
       const message = await ctx.store.getMessage(requireId(id, "id", "a message id"));
       if (!message) throw new NotFoundError("message", id);
       return cloneJson(message);
@@ -557,7 +699,10 @@ export function messagesNamespace(ctx: EngineContext) {
 export function runsNamespace(ctx: EngineContext) {
   return {
     /** Recipient runs matching the filters, newest first (without `events`). */
-    async list(params?: RunListParams): Promise<Page<WorkflowRecipientRun>> {
+    async list(
+      params?: RunListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<WorkflowRecipientRun>> {
       const filter: RunFilter = {};
       const { request } = toRunFilter(params, filter);
       const page = await ctx.store.listRecipientRuns(filter, request);
@@ -567,7 +712,7 @@ export function runsNamespace(ctx: EngineContext) {
       };
     },
     /** One recipient run with its whole log in `events`; throws NotFoundError when missing. */
-    async get(id: string): Promise<WorkflowRecipientRun> {
+    async get(id: string, _options?: RequestOptions): Promise<WorkflowRecipientRun> {
       const run = await ctx.store.getRecipientRun(
         requireId(id, "id", "a workflow recipient run id"),
       );

@@ -33,7 +33,7 @@ export interface EngineOptions {
   /** The source of time. @default systemClock */
   clock?: Clock;
   /** Workflows registered when the engine starts (each validated like `workflows.upsert`). */
-  workflows?: WorkflowInput[];
+  workflows?: readonly WorkflowInput[];
   /** The channels that channel steps name by `channel_key`. */
   channels?: ChannelConfig[];
   /**

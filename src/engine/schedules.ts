@@ -24,7 +24,7 @@ import {
   refToKey,
   toScopeRecipient,
 } from "../recipients/identify.js";
-import type { RecipientReference } from "../recipients/types.js";
+import type { RecipientReference, RecipientReferenceInput } from "../recipients/types.js";
 import { recipientTimeZone } from "../scheduling/repeat.js";
 import {
   checkTiming,
@@ -50,6 +50,7 @@ import type { WorkflowRegistry } from "../workflows/registry.js";
 import { cancelWorkflow } from "./cancel.js";
 import { type EngineContext, nowIso } from "./context.js";
 import type { Page } from "./namespaces.js";
+import type { RequestOptions } from "./request-options.js";
 import {
   identifyAll,
   type ValidTrigger,
@@ -63,7 +64,7 @@ export interface ScheduleListParams extends PageParams {
   /** The workflow key (required). */
   workflow: string;
   /** Only the schedules of these recipients. */
-  recipients?: RecipientReference[];
+  recipients?: RecipientReferenceInput[];
   /** Only the schedules with this tenant. */
   tenant?: string;
 }
@@ -183,7 +184,7 @@ export function schedulesNamespace(ctx: EngineContext, registry: WorkflowRegistr
      * firing `workflow` on `repeats` in its recipient's timezone (else the engine's
      * `defaultTimezone`), or once at `scheduled_at`. Nothing is stored when anything is invalid.
      */
-    async create(params: ScheduleCreateParams): Promise<Schedule[]> {
+    async create(params: ScheduleCreateParams, _options?: RequestOptions): Promise<Schedule[]> {
       await ctx.ready;
       const input = requireParams(params, "schedule");
       const issues: ValidationIssue[] = [];
@@ -251,7 +252,7 @@ export function schedulesNamespace(ctx: EngineContext, registry: WorkflowRegistr
      * Changes the given fields of every schedule named (1 to 100 ids) and recomputes when each
      * fires next. Throws NotFoundError, changing nothing, when an id does not exist.
      */
-    async update(params: ScheduleUpdateParams): Promise<Schedule[]> {
+    async update(params: ScheduleUpdateParams, _options?: RequestOptions): Promise<Schedule[]> {
       await ctx.ready;
       const input = requireParams(params, "schedule update");
       const issues: ValidationIssue[] = [];
@@ -327,7 +328,7 @@ export function schedulesNamespace(ctx: EngineContext, registry: WorkflowRegistr
      * ones. Their next occurrence never fires, and runs they started that have not finished
      * (queued, or parked in a delay, a batch or a fetch backoff) are cancelled.
      */
-    async delete(params: ScheduleDeleteParams): Promise<Schedule[]> {
+    async delete(params: ScheduleDeleteParams, _options?: RequestOptions): Promise<Schedule[]> {
       await ctx.ready;
       const input = requireParams(params, "schedule delete");
       const issues: ValidationIssue[] = [];
@@ -345,7 +346,7 @@ export function schedulesNamespace(ctx: EngineContext, registry: WorkflowRegistr
     },
 
     /** The schedules of a workflow (optionally only some recipients' or a tenant's), oldest first. */
-    async list(params: ScheduleListParams): Promise<Page<Schedule>> {
+    async list(params: ScheduleListParams, _options?: RequestOptions): Promise<Page<Schedule>> {
       await ctx.ready;
       const input = requireParams(params, "schedule list");
       const issues: ValidationIssue[] = [];

@@ -27,6 +27,7 @@ import { type RecipientKey, type RecipientPatch, TENANTS_COLLECTION } from "../s
 import type { WorkflowRegistry } from "../workflows/registry.js";
 import type { TriggerSource, WorkflowRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
+import type { RequestOptions } from "./request-options.js";
 
 /** The parameters of `workflows.trigger`. */
 export interface TriggerParams<TData = Record<string, unknown>> {
@@ -40,10 +41,22 @@ export interface TriggerParams<TData = Record<string, unknown>> {
   cancellation_key?: string | null;
   /** A tenant id, or a tenant identified inline. */
   tenant?: string | TenantRequest | null;
+  /** Knock's trigger settings: a sandboxed or delay-free run, for testing a workflow. */
+  settings?: TriggerSettings | null;
 }
 
-/** Options of `workflows.trigger`. */
-export interface TriggerOptions {
+/** Knock's trigger `settings`, for trying a workflow out. */
+export interface TriggerSettings {
+  /** Every message is created as `not_sent` (event `message.not_sent`) and no provider is called. */
+  sandbox_mode?: boolean | null;
+  /** Every delay step continues at once (logged `delay_skipped`). */
+  skip_delay?: boolean | null;
+}
+
+/**
+ * Options of `workflows.trigger`: Knock's request options, of which `idempotencyKey` counts.
+ */
+export interface TriggerOptions extends RequestOptions {
   /** The same key within 24 hours returns the first call's result and runs nothing again. */
   idempotencyKey?: string;
 }
@@ -92,6 +105,7 @@ export async function triggerWorkflow(
 
   const issues: ValidationIssue[] = [];
   const valid = validateParams(params, issues);
+  const settings = validateSettings(isPlainObject(params) ? params.settings : undefined, issues);
   const compiled = await registry.compiled(key, workflow.version);
   if (valid && compiled.validateData) issues.push(...compiled.validateData(valid.data));
   const idempotencyKey = options?.idempotencyKey;
@@ -152,6 +166,7 @@ export async function triggerWorkflow(
       cancellation_key: valid.cancellationKey,
       trigger_source: { ...source, cancellation_key: valid.cancellationKey },
       ...(prior.length > 0 ? { prior_cancellations: prior } : {}),
+      ...(settings ? { settings } : {}),
       inserted_at: now,
     };
     await ctx.store.createWorkflowRun(run);
@@ -254,6 +269,39 @@ export function validateParams(
 
 function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? "");
+}
+
+/** Validates Knock's trigger `settings`; returns the flags that are on, or undefined for none. */
+function validateSettings(
+  input: unknown,
+  issues: ValidationIssue[],
+): WorkflowRun["settings"] | undefined {
+  if (input === undefined || input === null) return undefined;
+  if (!isPlainObject(input)) {
+    issues.push({
+      field: "settings",
+      type: "type",
+      message: `expected { sandbox_mode?, skip_delay? } or null, received ${describe(input)}`,
+    });
+    return undefined;
+  }
+  const on: NonNullable<WorkflowRun["settings"]> = {};
+  for (const [name, value] of Object.entries(input)) {
+    if (name !== "sandbox_mode" && name !== "skip_delay") {
+      issues.push({
+        field: `settings.${name}`,
+        type: "additionalProperties",
+        message: `expected only sandbox_mode and skip_delay, received "${name}"; remove it`,
+      });
+    } else if (value !== undefined && value !== null && typeof value !== "boolean") {
+      issues.push({
+        field: `settings.${name}`,
+        type: "type",
+        message: `expected true, false or null, received ${describe(value)}`,
+      });
+    } else if (value === true) on[name] = true;
+  }
+  return Object.keys(on).length > 0 ? on : undefined;
 }
 
 /** @internal Validates a trigger's `tenant`: an id, a tenant object with an id, or nothing. */

@@ -4,10 +4,12 @@
  * nothing), writes through the store's atomic `updateEngagement`, then emits, for every message it
  * changed, its `message.*` event and one `feed.changed` per feed it touched.
  */
+
 import { describe } from "../_internal/describe.js";
 import { cloneJson, isPlainObject } from "../_internal/merge.js";
 import { type EngineContext, nowIso } from "../engine/context.js";
 import type { MessageEventName } from "../engine/events.js";
+import type { RequestOptions } from "../engine/request-options.js";
 import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
 import type { EngagementUpdate } from "../store/types.js";
 import { feedChanged } from "./feed.js";
@@ -129,7 +131,7 @@ function emitEngagement(ctx: EngineContext, event: MessageEventName, message: Me
 }
 
 function one(ctx: EngineContext, action: Action) {
-  return async (id: string): Promise<Message> => {
+  return async (id: string, _options?: RequestOptions): Promise<Message> => {
     if (typeof id !== "string" || id.length === 0) {
       throw new InvalidParamsError(`Invalid ${action} call:`, [
         {
@@ -145,7 +147,11 @@ function one(ctx: EngineContext, action: Action) {
 }
 
 function many(ctx: EngineContext, action: Action) {
-  return (body: BatchMessageIds, options?: InteractedOptions): Promise<Message[]> => {
+  return (
+    body: BatchMessageIds,
+    given?: (InteractedOptions & RequestOptions) | null,
+  ): Promise<Message[]> => {
+    const options = given ?? undefined;
     const issues: ValidationIssue[] = [];
     let ids: string[] = [];
     let metadata: Record<string, unknown> | null | undefined;
@@ -203,7 +209,12 @@ export function engagementApi(ctx: EngineContext) {
      * Records an interaction (sets `interacted_at` the first time, adds `interacted`); `metadata`,
      * when given, replaces the message's `metadata`. Emits `message.interacted`.
      */
-    markAsInteracted(id: string, options?: InteractedOptions): Promise<Message> {
+    markAsInteracted(
+      id: string,
+      body?: InteractedOptions | null,
+      _options?: RequestOptions,
+    ): Promise<Message> {
+      const options = body ?? undefined;
       const issues: ValidationIssue[] = [];
       if (typeof id !== "string" || id.length === 0)
         issues.push({
@@ -229,12 +240,19 @@ export function engagementApi(ctx: EngineContext) {
     },
     /** The same seven calls for up to 1,000 messages at once; each returns the messages in the order given. */
     batch: {
+      /** Marks messages seen (ids, or Knock's `{ message_ids }`). */
       markAsSeen: many(ctx, "markAsSeen"),
+      /** Marks messages unseen. */
       markAsUnseen: many(ctx, "markAsUnseen"),
+      /** Marks messages read. */
       markAsRead: many(ctx, "markAsRead"),
+      /** Marks messages unread. */
       markAsUnread: many(ctx, "markAsUnread"),
+      /** Records an interaction with each message; `metadata` (in the body or the options) replaces theirs. */
       markAsInteracted: many(ctx, "markAsInteracted"),
+      /** Archives messages. */
       archive: many(ctx, "archive"),
+      /** Unarchives messages. */
       unarchive: many(ctx, "unarchive"),
     },
   };

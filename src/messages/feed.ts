@@ -35,7 +35,23 @@ export interface FeedListParams extends PageParams {
   source?: string;
   /** Only items of workflows in any of these categories. */
   workflow_categories?: string[];
+  /** Only items inserted in this range (ISO-8601 bounds); `total_count` counts within it too. */
+  inserted_at?: { gt?: string; gte?: string; lt?: string; lte?: string };
+  /**
+   * Comma-separated item fields to leave out of `entries` (e.g. `"data,blocks"`): any of
+   * `blocks`, `content`, `data`, `metadata`, `source`, `actors`.
+   */
+  exclude?: string;
+  /** Knock's `trigger_data` filter. Not supported by crier: rejected with an `InvalidParamsError`. */
+  trigger_data?: string;
+  /** Knock's `mode` (`compact` | `rich`). Not supported by crier: rejected with an `InvalidParamsError`. */
+  mode?: "compact" | "rich";
+  /** Knock's `locale` (custom translations). Not supported by crier: rejected with an `InvalidParamsError`. */
+  locale?: string;
 }
+
+/** The item fields `exclude` may name. */
+const EXCLUDABLE = ["blocks", "content", "data", "metadata", "source", "actors"] as const;
 
 /** One block of a feed item's content, as Knock's feed gives it. */
 export type FeedBlock =
@@ -111,6 +127,8 @@ const KNOWN = [
   "has_tenant",
   "source",
   "workflow_categories",
+  "inserted_at",
+  "exclude",
 ];
 
 const UNSUPPORTED: Record<string, string> = {
@@ -170,9 +188,22 @@ export async function listFeedItems(
   if (source) scope.workflow = source;
   const categories = p.strings("workflow_categories", 100);
   if (categories) scope.workflow_categories = categories;
+  const inserted = p.range("inserted_at");
+  const excludeText = p.string("exclude", "a comma-separated list of item fields");
+  const excluded = new Set<string>();
+  for (const name of excludeText?.split(",").map((part) => part.trim()) ?? []) {
+    if ((EXCLUDABLE as readonly string[]).includes(name)) excluded.add(name);
+    else
+      p.issues.push({
+        field: "exclude",
+        type: "enum",
+        message: `expected item fields among ${EXCLUDABLE.join(", ")}, received "${name}"`,
+      });
+  }
   p.done("feed parameters");
 
   const listed: MessageFilter = { ...scope };
+  if (inserted) listed.inserted_at = inserted;
   const withStatus: MessageEngagementStatus[] = [];
   const withoutStatus: MessageEngagementStatus[] = [];
   if (status === "read" || status === "seen") withStatus.push(status);
@@ -183,7 +214,7 @@ export async function listFeedItems(
   if (withStatus.length > 0) listed.with_engagement = withStatus;
   if (withoutStatus.length > 0) listed.without_engagement = withoutStatus;
   const badge: MessageFilter = { ...scope, without_engagement: ["archived"] };
-  const sameAsBadge = status === "all" && archived === "exclude";
+  const sameAsBadge = status === "all" && archived === "exclude" && !inserted;
 
   const [page, badgeCounts, listedCounts] = await Promise.all([
     ctx.store.listMessages(listed, request),
@@ -191,7 +222,11 @@ export async function listFeedItems(
     sameAsBadge ? null : ctx.store.countMessages(listed),
   ]);
   return {
-    entries: page.items.map(toFeedItem),
+    entries: page.items.map((message) => {
+      const item = toFeedItem(message);
+      for (const name of excluded) delete (item as unknown as Record<string, unknown>)[name];
+      return item;
+    }),
     meta: {
       ...meta(badgeCounts),
       total_count: (listedCounts ?? badgeCounts).total,

@@ -81,8 +81,11 @@ function checkWorkflowSetting(value: unknown, field: string, issues: ValidationI
     return;
   }
   for (const key of Object.keys(value)) {
-    if (key === "conditions") checkConditions(value.conditions, `${field}.conditions`, issues);
-    else if (key === "channel_types" || key === "channels")
+    if (key === "conditions") {
+      // Knock's client types an absent list as null.
+      if (value.conditions !== null)
+        checkConditions(value.conditions, `${field}.conditions`, issues);
+    } else if (key === "channel_types" || key === "channels")
       checkChannelMap(value[key], `${field}.${key}`, issues);
     else if (key === "__strategy__") checkStrategy(value[key], `${field}.${key}`, issues);
     else {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { PreferenceSetRequest } from "../preferences/types.js";
 
 /** A user as crier returns it: its properties at the top level. */
 export interface User {
@@ -52,11 +53,27 @@ export interface ObjectReference {
 /** A reference to a recipient: a user id or an object reference. */
 export type RecipientReference = string | ObjectReference;
 
+/**
+ * A recipient reference as calls accept it. Knock's client types the object form's `id` and
+ * `collection` as optional; crier needs both, and rejects a reference without them with
+ * InvalidParamsError.
+ */
+export type RecipientReferenceInput = string | { id?: string; collection?: string };
+
+/**
+ * Channel data given inline, by channel key: each value is the channel's data (`{ tokens }`,
+ * Slack `{ connections }`…), or `{ data: { … } }` as Knock's API also writes it.
+ */
+export type InlineChannelData = Record<string, object>;
+
+/** Preference sets given inline, by set id (`default`, or a tenant id). */
+export type InlinePreferences = Record<string, PreferenceSetRequest | Record<string, unknown>>;
+
 /** A user identified inline: its id plus properties to merge. */
 export interface InlineUserRequest {
   id: string;
-  channel_data?: Record<string, Record<string, unknown>> | null;
-  preferences?: Record<string, Record<string, unknown>> | null;
+  channel_data?: InlineChannelData | null;
+  preferences?: InlinePreferences | null;
   /**
    * On a trigger: data merged over the trigger's `data` for this recipient's run only (top-level
    * keys replace; an object's subscribers get the trigger's `data`). Never stored.
@@ -69,8 +86,8 @@ export interface InlineUserRequest {
 export interface InlineObjectRequest {
   id: string;
   collection: string;
-  channel_data?: Record<string, Record<string, unknown>> | null;
-  preferences?: Record<string, Record<string, unknown>> | null;
+  channel_data?: InlineChannelData | null;
+  preferences?: InlinePreferences | null;
   /**
    * On a trigger: data merged over the trigger's `data` for this recipient's run only (top-level
    * keys replace; an object's subscribers get the trigger's `data`). Never stored.
@@ -91,8 +108,8 @@ export interface UserProperties {
   locale?: string | null;
   timezone?: string | null;
   created_at?: string | null;
-  channel_data?: Record<string, Record<string, unknown>> | null;
-  preferences?: Record<string, Record<string, unknown>> | null;
+  channel_data?: InlineChannelData | null;
+  preferences?: InlinePreferences | null;
   [property: string]: unknown;
 }
 
@@ -101,8 +118,8 @@ export interface TenantRequest {
   id: string;
   name?: string | null;
   settings?: {
-    branding?: Record<string, unknown> | null;
-    preference_set?: Record<string, unknown> | null;
+    branding?: Record<string, unknown> | object | null;
+    preference_set?: PreferenceSetRequest | Record<string, unknown> | null;
   } | null;
   [property: string]: unknown;
 }

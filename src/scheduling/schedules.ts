@@ -11,12 +11,22 @@ import type { ValidationIssue } from "../errors.js";
 import type {
   RecipientObject,
   RecipientReference,
+  RecipientReferenceInput,
   RecipientRequest,
   TenantRequest,
   User,
 } from "../recipients/types.js";
 import type { StoredSchedule } from "../store/types.js";
 import { nextOccurrence, type RepeatRule, validateRepeatRule } from "./repeat.js";
+
+/**
+ * A repeat rule as `schedules.create` and `schedules.update` accept it: a {@link RepeatRule}, or
+ * one as Knock's client types it and its schedules return it, with `null` for a field not given
+ * and a `__typename` (both ignored).
+ */
+export type RepeatRuleInput = {
+  [K in keyof RepeatRule]: K extends "frequency" ? RepeatRule[K] : RepeatRule[K] | null;
+} & { __typename?: string };
 
 /** A repeat rule as a schedule returns it. */
 export interface ScheduleRepeatRule extends RepeatRule {
@@ -54,7 +64,7 @@ export interface ScheduleCreateParams {
   /** 1 to 100 recipients (user ids, object references, or inline users and objects): one schedule each. */
   recipients: RecipientRequest[];
   /** When to fire, in each recipient's timezone. Omit for a one-off at `scheduled_at`. */
-  repeats?: RepeatRule[] | null;
+  repeats?: RepeatRuleInput[] | null;
   /** An ISO-8601 instant: the start of a recurring schedule, or the only run of a one-off. */
   scheduled_at?: string | null;
   /** An ISO-8601 instant after which the schedule never fires. */
@@ -69,12 +79,12 @@ export interface ScheduleCreateParams {
 export interface ScheduleUpdateParams {
   /** 1 to 100 schedule ids. */
   schedule_ids: string[];
-  repeats?: RepeatRule[] | null;
+  repeats?: RepeatRuleInput[] | null;
   scheduled_at?: string | null;
   ending_at?: string | null;
   data?: Record<string, unknown> | null;
   tenant?: string | TenantRequest | null;
-  actor?: RecipientRequest | null;
+  actor?: RecipientRequest | RecipientReferenceInput | null;
 }
 
 /** The parameters of `schedules.delete`. */
@@ -103,7 +113,13 @@ export function validateRepeats(value: unknown, issues: ValidationIssue[]): Repe
     return null;
   }
   const before = issues.length;
-  const rules = value.map((rule, i) => {
+  const rules = value.map((input, i) => {
+    // Knock's client writes an absent field as null, and its schedules return a __typename.
+    const rule = isPlainObject(input)
+      ? Object.fromEntries(
+          Object.entries(input).filter(([name, v]) => v !== null && name !== "__typename"),
+        )
+      : input;
     issues.push(...validateRepeatRule(rule, `repeats[${i}]`));
     const kept: Record<string, unknown> = {};
     if (isPlainObject(rule)) {

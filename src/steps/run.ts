@@ -265,6 +265,10 @@ function executeDelay(
   state: RunState,
   instruction: Extract<Instruction, { type: "delay" }>,
 ): Outcome {
+  if (state.workflowRun.settings?.skip_delay) {
+    log(state, "delay_skipped", instruction, { reason: "skip_delay" });
+    return { kind: "next", next: instruction.next };
+  }
   let until: Date | null = null;
   if (instruction.delayUntilFieldPath) {
     const value = readPath(scopeOf(state), instruction.delayUntilFieldPath);

@@ -90,7 +90,6 @@ function freezeCopy<T>(value: T, omit?: string): T {
   return value;
 }
 
-
 /**
  * Identify's deep merge (as `deepMerge` in `_internal/merge.ts`: objects merge key by key, anything
  * else replaces, `null` is stored, `undefined` ignored) over a frozen base: the result shares the

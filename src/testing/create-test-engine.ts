@@ -4,11 +4,16 @@
  * @module
  */
 import type { ChannelConfig, ChannelProvider, OutboundMessage } from "../channels/types.js";
-import { CrierEngine, type Engine } from "../engine/create-engine.js";
+import {
+  CrierEngine,
+  type Engine,
+  type KnownWorkflows,
+  type NoKnownWorkflows,
+} from "../engine/create-engine.js";
 import type { EngineOptions } from "../engine/options.js";
 import { memoryQueue } from "../queue/memory.js";
 import { memoryStore } from "../store/memory.js";
-import type { ChannelType } from "../workflows/types.js";
+import type { ChannelType, WorkflowInput } from "../workflows/types.js";
 import { createTestClock, type TestClock } from "./test-clock.js";
 
 const CHANNEL_TYPES = new Set<string>(["email", "sms", "push", "chat", "in_app_feed", "http"]);
@@ -19,8 +24,12 @@ export interface TestEngineOptions extends EngineOptions {
   now?: Date | string;
 }
 
-/** An engine on a virtual clock that records what it sends. Every {@link Engine} call works on it. */
-export interface TestEngine extends Engine {
+/**
+ * An engine on a virtual clock that records what it sends. Every {@link Engine} call works on it;
+ * `TWorkflows` is what it knows of its workflows' trigger data, as for `createEngine`.
+ */
+export interface TestEngine<TWorkflows extends object = NoKnownWorkflows>
+  extends Engine<TWorkflows> {
   /** The virtual clock: `now()`, `advance(ms | Duration | "90s" | "15m" | "2h" | "3d")`, `advanceTo(date)`. */
   readonly clock: TestClock;
   /**
@@ -34,7 +43,8 @@ export interface TestEngine extends Engine {
  * Creates an engine for tests: memory store and queue, a virtual clock starting at `now`, and a
  * capturing provider for every channel a workflow names that `channels` does not configure (its
  * type is the step's `channel_type`, or the key itself when the key is a channel type's name).
- * Advancing the clock runs due work in time order and waits for it to finish.
+ * Advancing the clock runs due work in time order and waits for it to finish. Given workflows made
+ * with `defineWorkflow`, it checks trigger data at compile time as `createEngine` does.
  *
  * @example
  * ```ts
@@ -45,7 +55,9 @@ export interface TestEngine extends Engine {
  * expect(t.outbox).toHaveLength(1);
  * ```
  */
-export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
+export function createTestEngine<const TDefinitions extends readonly WorkflowInput[] = []>(
+  options: TestEngineOptions & { workflows?: TDefinitions } = {},
+): TestEngine<KnownWorkflows<TDefinitions>> {
   const { now, ...engineOptions } = options;
   const clock = createTestClock(now ?? "2026-01-01T00:00:00Z");
   const outbox: OutboundMessage[] = [];
@@ -84,5 +96,7 @@ export function createTestEngine(options: TestEngineOptions = {}): TestEngine {
     { channelFallback: fallback },
   );
   clock.onSettle(() => engine.idle());
-  return Object.assign(engine, { clock, outbox }) as CrierEngine & TestEngine;
+  return Object.assign(engine, { clock, outbox }) as unknown as TestEngine<
+    KnownWorkflows<TDefinitions>
+  >;
 }

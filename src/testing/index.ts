@@ -1,10 +1,15 @@
 /**
  * `crier/testing`: the test engine, the virtual clock, and the adapter conformance suites.
  *
- * @module
+ * @module crier/testing
  */
 
-export { testQueue } from "./conformance/queue.js";
-export { testStore } from "./conformance/store.js";
+export { type TestQueueOptions, testQueue } from "./conformance/queue.js";
+export { type TestStoreOptions, testStore } from "./conformance/store.js";
 export { createTestEngine, type TestEngine, type TestEngineOptions } from "./create-test-engine.js";
-export { createTestClock, type TestClock } from "./test-clock.js";
+export {
+  createTestClock,
+  RunawayTimersError,
+  type TestClock,
+  type TestClockOptions,
+} from "./test-clock.js";

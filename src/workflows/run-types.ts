@@ -75,6 +75,8 @@ export interface WorkflowRun {
    * came before the trigger, so they never cancel its runs. Absent when there were none.
    */
   prior_cancellations?: string[];
+  /** The trigger's `settings` that are on (`sandbox_mode`, `skip_delay`); absent when none is. */
+  settings?: { sandbox_mode?: true; skip_delay?: true };
   inserted_at: string;
 }
 

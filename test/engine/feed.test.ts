@@ -237,6 +237,31 @@ describe("users.feeds.listItems", () => {
     expect(back.entries.map((e) => e.id)).toEqual(ids.slice(2, 4));
   });
 
+  it("takes Knock's inserted_at range and exclude list", async () => {
+    const t = engine();
+    // Five comments at 00:00, 00:01, … 00:04 (virtual time).
+    const ids = (await comments(t, 5)).reverse();
+    const ranged = await t.users.feeds.listItems("u1", "in-app", {
+      inserted_at: { gte: "2026-01-01T00:01:00Z", lt: "2026-01-01T00:03:00Z" },
+    });
+    expect(ranged.entries.map((e) => e.id)).toEqual(ids.slice(2, 4));
+    // total_count counts within the range; the badges count the whole feed.
+    expect(ranged.meta).toMatchObject({ total_count: 2, unread_count: 5, unseen_count: 5 });
+    const slim = await t.users.feeds.listItems("u1", "in-app", { exclude: "data, blocks" });
+    expect(slim.entries).toHaveLength(5);
+    for (const entry of slim.entries) {
+      expect(entry).not.toHaveProperty("data");
+      expect(entry).not.toHaveProperty("blocks");
+      expect(entry).toHaveProperty("content");
+    }
+    const bad = await t.users.feeds
+      .listItems("u1", "in-app", { exclude: "data,recipient" })
+      .catch((e: unknown) => e);
+    expect((bad as InvalidParamsError).errors).toEqual([
+      expect.objectContaining({ field: "exclude", type: "enum" }),
+    ]);
+  });
+
   it("rejects bad parameters with every problem named, and a channel that is not a feed", async () => {
     const t = createTestEngine({
       channels: [{ key: "mail", type: "email", provider: { send: async () => {} } }],

@@ -20,12 +20,18 @@ describe("the built package", () => {
       file,
       `import * as crier from "crier";
 import * as testing from "crier/testing";
+import * as knock from "crier/knock";
 const pkg = (await import("crier/package.json", { with: { type: "json" } })).default;
-console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), name: pkg.name }));
+console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), knock: Object.keys(knock).sort(), name: pkg.name }));
 `,
     );
     const { stdout } = await run(process.execPath, [file], { cwd: root });
-    const names = JSON.parse(stdout) as { crier: string[]; testing: string[]; name: string };
+    const names = JSON.parse(stdout) as {
+      crier: string[];
+      testing: string[];
+      knock: string[];
+      name: string;
+    };
     expect(names.name).toBe("crier");
     expect(names.crier).toEqual(
       expect.arrayContaining([
@@ -45,6 +51,32 @@ console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.k
     expect(names.testing).toEqual(
       expect.arrayContaining(["createTestEngine", "createTestClock", "testStore", "testQueue"]),
     );
+    expect(names.knock).toEqual(["loadKnockWorkflows"]);
+  });
+
+  it("loads a knock-cli workflows/ folder through crier/knock and runs it", async () => {
+    await mkdir(scratch, { recursive: true });
+    const file = join(scratch, "knock.mjs");
+    const fixtures = join(root, "test", "fixtures", "knock", "workflows");
+    await writeFile(
+      file,
+      `import { loadKnockWorkflows } from "crier/knock";
+import { createTestEngine } from "crier/testing";
+const workflows = await loadKnockWorkflows(${JSON.stringify(fixtures)});
+const t = createTestEngine({ workflows });
+await t.workflows.trigger("welcome", {
+  recipients: [{ id: "ada", name: "Ada", email: "ada@example.com" }],
+  data: { product_name: "Acme", dashboard_url: "https://app.example.com" },
+});
+await t.idle();
+console.log(JSON.stringify({ keys: workflows.map((w) => w.key), html: t.outbox[0]?.content.html_body }));
+`,
+    );
+    const { stdout } = await run(process.execPath, [file], { cwd: root });
+    const result = JSON.parse(stdout) as { keys: string[]; html: string };
+    expect(result.keys).toEqual(["comment-digest", "onboarding", "security-alert", "welcome"]);
+    expect(result.html).toContain("<h1>Welcome aboard, Ada!</h1>");
+    await rm(file);
   });
 
   it("loads crier/testing without vitest (an optional peer): only the conformance suites need it", async () => {
@@ -97,6 +129,52 @@ console.log(JSON.stringify({ sent: t.outbox.length, error }));
       ).resolves.toContain("export");
     }
   });
+
+  it("ships declarations that a strict consumer compiles (skipLibCheck off), typing triggers by schema", async () => {
+    await mkdir(scratch, { recursive: true });
+    const file = join(scratch, "consumer.ts");
+    await writeFile(
+      file,
+      `import { createEngine, defineWorkflow, type Engine } from "crier";
+import { loadKnockWorkflows } from "crier/knock";
+import { createTestEngine } from "crier/testing";
+
+const welcome = defineWorkflow({
+  key: "welcome",
+  trigger_data_json_schema: {
+    type: "object",
+    properties: { plan: { enum: ["free", "pro"] } },
+    required: ["plan"],
+  },
+  steps: [{ ref: "email_1", type: "channel", channel_key: "email", template: { subject: "Hi" } }],
+});
+const engine: Engine = createEngine({ workflows: [welcome] });
+const typed = createEngine({ workflows: [welcome] });
+void typed.workflows.trigger("welcome", { recipients: ["u1"], data: { plan: "pro" } });
+// @ts-expect-error: "gold" is not a plan
+void typed.workflows.trigger("welcome", { recipients: ["u1"], data: { plan: "gold" } });
+const named = defineWorkflow<{ order_id: string }>()({ key: "order", steps: [] });
+const t = createTestEngine({ workflows: [named] });
+// @ts-expect-error: order_id is a string
+void t.workflows.trigger("order", { recipients: ["u1"], data: { order_id: 1 } });
+const user: Promise<{ id: string }> = engine.users.get("u1", { timeout: 1 });
+void user;
+void loadKnockWorkflows("workflows");
+`,
+    );
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    const args = [
+      ...["--noEmit", "--strict", "--skipLibCheck", "false", "--noUncheckedIndexedAccess"],
+      ...["--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"],
+      ...["--types", "node", file],
+    ];
+    const result = await run(process.execPath, [tsc, ...args], { cwd: root }).then(
+      () => "",
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect(result).toBe("");
+    await rm(file);
+  }, 60_000);
 
   it("runs the README's quick start as written", async () => {
     const readme = await readFile(join(root, "README.md"), "utf8");
