@@ -90,6 +90,19 @@ function freezeCopy<T>(value: T, omit?: string): T {
   return value;
 }
 
+/** {@link freezeCopy} of an object, but with `key` set to `shared` (a value frozen already) as is. */
+function freezeWith<T extends object>(value: T, key: string, shared: unknown): T {
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[name];
+    if (item === undefined) continue;
+    if (name === key) copy[name] = shared;
+    else if (name === "__proto__") setOwn(copy, name, freezeCopy(item));
+    else copy[name] = freezeCopy(item);
+  }
+  return Object.freeze(copy) as T;
+}
+
 /**
  * Identify's deep merge (as `deepMerge` in `_internal/merge.ts`: objects merge key by key, anything
  * else replaces, `null` is stored, `undefined` ignored) over a frozen base: the result shares the
@@ -602,6 +615,9 @@ interface CountBucket {
   total: number;
 }
 
+/** The only delivery status the counters count: feeds list delivered messages. */
+const COUNTED_STATUS = "delivered";
+
 /** The filter fields a count can answer from {@link CountBucket}s (with `recipient`). */
 const COUNTABLE = new Set([
   "recipient",
@@ -697,6 +713,8 @@ const SWEEP_PER_CLAIM = 8;
  * ```
  */
 export function memoryStore(_options: MemoryStoreOptions = {}): Store {
+  /** The frozen `data` of every stored workflow run, which the messages of its runs share. */
+  const sharedData = new WeakSet<object>();
   const recipients = new Map<string, StoredRecipient>();
 
   let subscriptionSeq = 0;
@@ -720,11 +738,15 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   const allMessages = new DenseSeqs(messagesBySeq);
   const messagesByRecipient = new Map<string, SeqIndex>();
   const messagesByRecipientRun = new Map<string, SeqIndex>();
-  /** Message counts by recipient, then by channel, tenant and delivery status. */
+  /**
+   * Counts of delivered messages by recipient, then by channel, tenant and status: a feed's
+   * badge counts (delivered in-app messages) read no message. Other counts scan an index.
+   */
   const messageCounters = new Map<string, Map<string, CountBucket>>();
 
-  /** Adds (`delta` 1) or removes (-1) a message's contribution to its recipient's counters. */
+  /** Adds (`delta` 1) or removes (-1) a delivered message's contribution to its recipient's counters. */
   function countMessage(message: Message, delta: 1 | -1): void {
+    if (message.status !== COUNTED_STATUS) return;
     const recipient = refKey(message.recipient);
     let buckets = messageCounters.get(recipient);
     if (buckets === undefined) {
@@ -1042,7 +1064,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
 
     createWorkflowRun(run) {
       if (workflowRuns.has(run.id)) return false;
-      workflowRuns.set(run.id, freezeCopy(run));
+      const frozen = freezeCopy(run);
+      workflowRuns.set(run.id, frozen);
+      sharedData.add(frozen.data);
       return true;
     },
 
@@ -1140,7 +1164,11 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     createMessage(input) {
       const existing = messages.get(input.id);
       if (existing) return { message: existing.message, created: false };
-      const message = freezeCopy(input);
+      // Most messages carry their workflow run's data, already frozen here: shared, not copied.
+      const message =
+        input.data !== null && sharedData.has(input.data)
+          ? freezeWith(input, "data", input.data)
+          : freezeCopy(input);
       const entry: MessageEntry = { seq: messagesBySeq.length + 1, message };
       messagesBySeq.push(entry);
       messages.set(message.id, entry);
@@ -1192,7 +1220,11 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const given = Object.keys(filter).filter(
         (key) => (filter as Record<string, unknown>)[key] !== undefined,
       );
-      if (filter.recipient && given.every((key) => COUNTABLE.has(key))) {
+      if (
+        filter.recipient &&
+        filter.status?.every((status) => status === COUNTED_STATUS) &&
+        given.every((key) => COUNTABLE.has(key))
+      ) {
         // From the recipient's counters: O(channels × tenants × statuses), no message read.
         const accepted = acceptedMasks(filter);
         const statuses = filter.status ? new Set<string>(filter.status) : null;
