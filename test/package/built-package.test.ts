@@ -20,12 +20,18 @@ describe("the built package", () => {
       file,
       `import * as crier from "crier";
 import * as testing from "crier/testing";
+import * as postgres from "crier/postgres";
 const pkg = (await import("crier/package.json", { with: { type: "json" } })).default;
-console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), name: pkg.name }));
+console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), postgres: Object.keys(postgres).sort(), name: pkg.name }));
 `,
     );
     const { stdout } = await run(process.execPath, [file], { cwd: root });
-    const names = JSON.parse(stdout) as { crier: string[]; testing: string[]; name: string };
+    const names = JSON.parse(stdout) as {
+      crier: string[];
+      testing: string[];
+      postgres: string[];
+      name: string;
+    };
     expect(names.name).toBe("crier");
     expect(names.crier).toEqual(
       expect.arrayContaining([
@@ -45,6 +51,45 @@ console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.k
     expect(names.testing).toEqual(
       expect.arrayContaining(["createTestEngine", "createTestClock", "testStore", "testQueue"]),
     );
+    expect(names.postgres).toEqual(["postgresStore"]);
+  });
+
+  it("never loads the durable adapters' client libraries (optional peers) until an adapter is made, then names the missing one", async () => {
+    await mkdir(scratch, { recursive: true });
+    const blocked = ["pg", "bullmq", "ioredis"];
+    const hooks = join(scratch, "no-peers-hooks.mjs");
+    await writeFile(
+      hooks,
+      `const blocked = new Set(${JSON.stringify(blocked)});
+export async function resolve(specifier, context, next) {
+  if (blocked.has(specifier)) throw Object.assign(new Error(\`Cannot find package '\${specifier}'\`), { code: "ERR_MODULE_NOT_FOUND" });
+  return next(specifier, context);
+}
+`,
+    );
+    const register = join(scratch, "no-peers.mjs");
+    await writeFile(
+      register,
+      `import { register } from "node:module";\nregister(${JSON.stringify(`file://${hooks}`)});\n`,
+    );
+    const file = join(scratch, "uses-adapters.mjs");
+    await writeFile(
+      file,
+      `import { createEngine } from "crier";
+import { postgresStore } from "crier/postgres";
+const engine = createEngine({ workflows: [] });
+await engine.idle();
+await engine.close();
+const errors = {};
+try { postgresStore({ connectionString: "postgres://localhost/x" }); } catch (e) { errors.postgres = [e.name, e.code, e.message]; }
+console.log(JSON.stringify(errors));
+`,
+    );
+    const { stdout } = await run(process.execPath, ["--import", register, file], { cwd: root });
+    const errors = JSON.parse(stdout) as Record<string, [string, string, string]>;
+    expect(errors.postgres?.[0]).toBe("CrierError");
+    expect(errors.postgres?.[1]).toBe("adapter_error");
+    expect(errors.postgres?.[2]).toContain("npm install pg");
   });
 
   it("loads crier/testing without vitest (an optional peer): only the conformance suites need it", async () => {
