@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { requirePeer } from "../_internal/peer.js";
 import { CrierError, InvalidParamsError } from "../errors.js";
 import type { Store } from "../store/types.js";
 import { checkSchema, Db, type PgPoolLike, PREFIX } from "./db.js";
@@ -59,19 +60,6 @@ interface PgModule {
   }) => PgPoolLike & {
     on(event: "error", listener: (error: Error) => void): unknown;
   };
-}
-
-/** @internal Throws a CrierError naming the package when an optional peer is not installed. */
-export function requirePeer(name: string, adapter: string, usedBy: string): void {
-  try {
-    import.meta.resolve(name);
-  } catch {
-    throw new CrierError(
-      "adapter_error",
-      `[crier] [${adapter}] Expected the package "${name}" to be installed for ${usedBy}, but it could not be found. ` +
-        `Install it next to crier (npm install ${name}); it is an optional peer dependency, needed only by this adapter.`,
-    );
-  }
 }
 
 async function loadPg(): Promise<PgModule> {

@@ -21,8 +21,9 @@ describe("the built package", () => {
       `import * as crier from "crier";
 import * as testing from "crier/testing";
 import * as postgres from "crier/postgres";
+import * as bullmq from "crier/bullmq";
 const pkg = (await import("crier/package.json", { with: { type: "json" } })).default;
-console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), postgres: Object.keys(postgres).sort(), name: pkg.name }));
+console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), postgres: Object.keys(postgres).sort(), bullmq: Object.keys(bullmq).sort(), name: pkg.name }));
 `,
     );
     const { stdout } = await run(process.execPath, [file], { cwd: root });
@@ -30,6 +31,7 @@ console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.k
       crier: string[];
       testing: string[];
       postgres: string[];
+      bullmq: string[];
       name: string;
     };
     expect(names.name).toBe("crier");
@@ -52,6 +54,7 @@ console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.k
       expect.arrayContaining(["createTestEngine", "createTestClock", "testStore", "testQueue"]),
     );
     expect(names.postgres).toEqual(["postgresStore"]);
+    expect(names.bullmq).toEqual(["bullmqQueue"]);
   });
 
   it("never loads the durable adapters' client libraries (optional peers) until an adapter is made, then names the missing one", async () => {
@@ -77,11 +80,13 @@ export async function resolve(specifier, context, next) {
       file,
       `import { createEngine } from "crier";
 import { postgresStore } from "crier/postgres";
+import { bullmqQueue } from "crier/bullmq";
 const engine = createEngine({ workflows: [] });
 await engine.idle();
 await engine.close();
 const errors = {};
 try { postgresStore({ connectionString: "postgres://localhost/x" }); } catch (e) { errors.postgres = [e.name, e.code, e.message]; }
+try { bullmqQueue({ connection: "redis://localhost:6379" }); } catch (e) { errors.bullmq = [e.name, e.code, e.message]; }
 console.log(JSON.stringify(errors));
 `,
     );
@@ -90,6 +95,8 @@ console.log(JSON.stringify(errors));
     expect(errors.postgres?.[0]).toBe("CrierError");
     expect(errors.postgres?.[1]).toBe("adapter_error");
     expect(errors.postgres?.[2]).toContain("npm install pg");
+    expect(errors.bullmq?.[0]).toBe("CrierError");
+    expect(errors.bullmq?.[2]).toContain("npm install bullmq");
   });
 
   it("loads crier/testing without vitest (an optional peer): only the conformance suites need it", async () => {

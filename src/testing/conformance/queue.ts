@@ -209,6 +209,25 @@ export function testQueue(
       expect(harness.seen.map((job) => job.data.n).sort()).toEqual([1, 2]);
     });
 
+    it("takes any string as an id: colons, percent signs, digits and unicode, each distinct", async () => {
+      const harness = await setup();
+      // Engine ids look like "<run id>:<cursor>:<suffix>"; an adapter that escapes ids must keep
+      // every one of these apart, and give each back unchanged.
+      const given = ["run:1", "run:1:retry", "run%3A1", "%", "42", "007", "é:ü", "a b"];
+      for (const id of given) await harness.queue.add({ name: "odd-id", id, data: { id } });
+      await harness.queue.add({ name: "later", id: "later:1", data: {}, runAt: later(5_000) });
+      expect(await harness.queue.remove("later:1")).toBe(true);
+      await waitFor(
+        `${given.length} jobs to run`,
+        () => harness.seen.length >= given.length,
+        timeout,
+      );
+      await within("idle()", harness.queue.idle(), timeout);
+      await sleep(50);
+      expect(harness.seen.map((job) => job.id).sort()).toEqual([...given].sort());
+      for (const job of harness.seen) expect(job.data.id).toBe(job.id);
+    });
+
     it("runs jobs that a handler adds", async () => {
       const harness = await setup(async (job, h) => {
         if (job.name === "parent") {
