@@ -138,6 +138,8 @@ class BullmqQueue implements Queue {
   #closing: Promise<void> | undefined;
   /** Handlers running in this process now. */
   #running = 0;
+  /** This process's worker name: BullMQ stores it on each job it hands this worker (`processedBy`). */
+  readonly #workerName = `crier-${randomUUID()}`;
   /** Woken whenever a handler finishes (for `idle`). */
   #wake: (() => void) | undefined;
   /** Virtual-clock timers that promote delayed jobs, by BullMQ id (only with a non-system clock). */
@@ -207,6 +209,7 @@ class BullmqQueue implements Queue {
       (job: BullJob) => this.#process(job),
       {
         ...common,
+        name: this.#workerName,
         concurrency: this.#concurrency,
         lockDuration: this.#options.lockDuration ?? 30_000,
         stalledInterval: this.#options.stalledInterval ?? 30_000,
@@ -401,16 +404,16 @@ class BullmqQueue implements Queue {
 
   /**
    * Resolves once nothing is waiting in the queue (waiting jobs, and delayed jobs already due), no
-   * promotion is under way, and no handler runs in this process, twice in a row: a job BullMQ has
-   * just handed to this worker is neither waiting nor running for a moment, and the second look
-   * (a full round trip later) sees it running.
+   * promotion is under way, and nothing runs in this process: no handler, and no job that BullMQ
+   * has handed to this worker (active, `processedBy` this worker's name) and not yet finished. Jobs
+   * active in other processes do not count. Checked twice in a row, a round trip apart.
    */
   async idle(): Promise<void> {
     if (!this.#queue || this.#closed) return;
     let quiet = 0;
     while (quiet < 2) {
       if (this.#promotions.size > 0) await Promise.all([...this.#promotions]);
-      if (this.#running === 0 && !(await this.#hasWaiting()) && this.#running === 0) {
+      if (this.#running === 0 && !(await this.#busy()) && this.#running === 0) {
         quiet++;
         continue;
       }
@@ -427,10 +430,15 @@ class BullmqQueue implements Queue {
     }
   }
 
-  async #hasWaiting(): Promise<boolean> {
+  /** Whether a job waits (or is due), or is active in this process's worker. */
+  async #busy(): Promise<boolean> {
     const queue = this.#queue!;
-    const counts = await queue.getJobCounts("waiting", "prioritized");
+    const counts = await queue.getJobCounts("waiting", "prioritized", "active");
     if ((counts.waiting ?? 0) + (counts.prioritized ?? 0) > 0) return true;
+    if ((counts.active ?? 0) > 0) {
+      const active = await queue.getJobs(["active"]);
+      if (active.some((job) => job.processedBy === this.#workerName)) return true;
+    }
     const [next] = await queue.getJobs(["delayed"], 0, 0, true);
     return next !== undefined && next.timestamp + (next.delay ?? 0) <= Date.now();
   }

@@ -1,9 +1,12 @@
 import { postgresStore } from "../../src/postgres/index.js";
 import { testStore } from "../../src/testing/conformance/store.js";
-import { testPool } from "./helpers.js";
+import { reusableSchemas, testPool } from "./helpers.js";
 
-const { pool, schemaName } = testPool(20);
+const { pool } = testPool(20);
+// Emptied between tests (a fresh store each time) rather than migrated per test; migrations have
+// their own tests in postgres-store-extra.test.ts.
+const schema = reusableSchemas(pool, "store");
 
-testStore(() => postgresStore({ pool, schema: schemaName("store") }), {
+testStore(() => postgresStore({ pool, schema: schema() }), {
   name: "postgresStore: Store conformance",
 });
