@@ -24,6 +24,8 @@ export interface WorkerConfig {
   prefix: string;
   sendLog: string;
   workflows: WorkflowInput[];
+  /** The provider never returns (a process that hangs, then dies, in the middle of a send). */
+  hangSends?: boolean;
 }
 
 const config = JSON.parse(process.env.CRIER_WORKER ?? "{}") as WorkerConfig;
@@ -55,6 +57,7 @@ const engine = createEngine({
       type: "email",
       provider: {
         async send(message) {
+          if (config.hangSends) await new Promise(() => {});
           appendFileSync(config.sendLog, `${message.id} ${process.pid}\n`);
         },
       },
