@@ -64,6 +64,12 @@ export function messageWhere(filter: MessageFilter): Where {
     w.add(`workflow_recipient_run_id = ${w.p(filter.workflow_recipient_run_id)}`);
   if (filter.message_ids !== undefined) w.add(`id = ANY(${w.p(filter.message_ids)}::text[])`);
   if (filter.inserted_at !== undefined) timeRange(w, filter.inserted_at, "inserted_at");
+  // The feed's filters (read through a wider type: the contract adds them with the feed).
+  const engagement = filter as { with_engagement?: string[]; without_engagement?: string[] };
+  if (engagement.with_engagement !== undefined)
+    w.add(`(doc -> 'engagement_statuses') ?& ${w.p(engagement.with_engagement)}::text[]`);
+  if (engagement.without_engagement !== undefined)
+    w.add(`NOT ((doc -> 'engagement_statuses') ?| ${w.p(engagement.without_engagement)}::text[])`);
   return w;
 }
 

@@ -221,6 +221,31 @@ CREATE TABLE ${s}.cancellations (
 CREATE INDEX cancellations_by_key ON ${s}.cancellations (workflow, cancellation_key, seq);
 `,
   },
+  {
+    version: 2,
+    name: "schedules and sources",
+    sql: (s) => `
+CREATE TABLE ${s}.schedules (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  doc jsonb NOT NULL,
+  version integer GENERATED ALWAYS AS ((doc ->> 'version')::integer) STORED,
+  workflow text GENERATED ALWAYS AS (doc ->> 'workflow') STORED,
+  tenant text GENERATED ALWAYS AS (doc ->> 'tenant') STORED,
+  recipient_collection text GENERATED ALWAYS AS (${s}.ref_collection(doc -> 'recipient')) STORED,
+  recipient_id text GENERATED ALWAYS AS (${s}.ref_id(doc -> 'recipient')) STORED
+);
+CREATE INDEX schedules_by_workflow ON ${s}.schedules (workflow, seq);
+CREATE INDEX schedules_by_recipient ON ${s}.schedules (recipient_collection, recipient_id, seq);
+
+CREATE TABLE ${s}.sources (
+  key text PRIMARY KEY,
+  definition jsonb NOT NULL,
+  inserted_at text NOT NULL,
+  updated_at text NOT NULL
+);
+`,
+  },
 ];
 
 /** @internal The newest schema version this code knows. */

@@ -7,11 +7,13 @@ import { requirePeer } from "../_internal/peer.js";
 import { CrierError, InvalidParamsError } from "../errors.js";
 import type { Store } from "../store/types.js";
 import { checkSchema, Db, type PgPoolLike, PREFIX } from "./db.js";
+import { feedMethods } from "./feed.js";
 import { flowMethods } from "./flow.js";
 import { messageMethods } from "./messages.js";
 import { onceMethods } from "./once.js";
 import { recipientMethods } from "./recipients.js";
 import { runMethods } from "./runs.js";
+import { scheduleMethods } from "./schedules.js";
 import { workflowMethods } from "./workflows.js";
 
 /** Options every form of {@link postgresStore} takes. */
@@ -143,8 +145,10 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     ...workflowMethods(db),
     ...runMethods(db),
     ...messageMethods(db),
+    ...feedMethods(db),
     ...onceMethods(db),
     ...flowMethods(db),
+    ...scheduleMethods(db),
     async close() {
       if (closed) return;
       closed = true;
