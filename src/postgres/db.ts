@@ -168,7 +168,33 @@ function brokenConnection(error: unknown): boolean {
   return code.startsWith("08") || code.startsWith("57P");
 }
 
-/** A `CrierError` that names the store, keeps the driver's error as `cause` and says what to do. */
+/**
+ * @internal A failed statement: a `CrierError` that names the store, keeps the driver's error as
+ * `cause` and says what to do. The store names the method that failed (see {@link forMethod}).
+ */
+export class PostgresStoreError extends CrierError {
+  override name = "CrierError";
+  /** What PostgreSQL (or the driver) said. */
+  readonly detail: string;
+  /** What to do about it. */
+  readonly hint: string;
+
+  constructor(operation: string, detail: string, hint: string, cause: unknown) {
+    super(
+      "adapter_error",
+      `${PREFIX} Expected ${operation} to succeed, but PostgreSQL answered: ${detail}. ${hint}`,
+      { cause },
+    );
+    this.detail = detail;
+    this.hint = hint;
+  }
+
+  /** The same error, naming the store method that failed. */
+  forMethod(method: string): PostgresStoreError {
+    return new PostgresStoreError(`${method}()`, this.detail, this.hint, this.cause);
+  }
+}
+
 function wrap(error: unknown, operation: string): CrierError {
   if (error instanceof CrierError) return error;
   const message = error instanceof Error ? error.message : String(error);
@@ -176,9 +202,10 @@ function wrap(error: unknown, operation: string): CrierError {
   const hint = connectionRefused(error)
     ? "Check that the server is running and reachable (connectionString, host, port)."
     : "The job that made this call is retried; if it keeps failing, check the server's log.";
-  return new CrierError(
-    "adapter_error",
-    `${PREFIX} Expected the ${operation} to succeed, but PostgreSQL answered: ${message}${typeof code === "string" ? ` (${code})` : ""}. ${hint}`,
-    { cause: error },
+  return new PostgresStoreError(
+    `the ${operation}`,
+    `${message}${typeof code === "string" ? ` (${code})` : ""}`,
+    hint,
+    error,
   );
 }

@@ -6,7 +6,7 @@
 import { requirePeer } from "../_internal/peer.js";
 import { CrierError, InvalidParamsError } from "../errors.js";
 import type { Store } from "../store/types.js";
-import { checkSchema, Db, type PgPoolLike, PREFIX } from "./db.js";
+import { checkSchema, Db, type PgPoolLike, PostgresStoreError, PREFIX } from "./db.js";
 import { feedMethods } from "./feed.js";
 import { flowMethods } from "./flow.js";
 import { messageMethods } from "./messages.js";
@@ -139,7 +139,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
   }
   const db = new Db(schema, getPool, connectAttempts);
   let closed = false;
-  return {
+  return named({
     name: "postgres",
     ...recipientMethods(db),
     ...workflowMethods(db),
@@ -154,5 +154,21 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       closed = true;
       if (owned) await (await owned).end();
     },
-  };
+  });
+}
+
+/** Makes every method's database errors name the method (`… Expected getRecipient() to …`). */
+function named(store: Store): Store {
+  const methods = store as unknown as Record<string, unknown>;
+  for (const [name, method] of Object.entries(methods)) {
+    if (typeof method !== "function") continue;
+    methods[name] = async (...args: unknown[]) => {
+      try {
+        return await (method as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        throw error instanceof PostgresStoreError ? error.forMethod(name) : error;
+      }
+    };
+  }
+  return store;
 }

@@ -84,8 +84,9 @@ describe("postgresStore", () => {
     const error = await Promise.resolve(store.getRecipient(u1)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CrierError);
     expect((error as Error).message).toMatch(
-      /^\[crier\] \[store:postgres\] .*ECONNREFUSED|server is running/,
+      /^\[crier\] \[store:postgres\] Expected getRecipient\(\) to succeed, but PostgreSQL answered: .*ECONNREFUSED.*Check that the server is running/,
     );
+    expect((error as Error).cause).toBeInstanceOf(Error);
     await store.close?.();
   });
 });
