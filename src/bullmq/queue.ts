@@ -65,6 +65,13 @@ export interface BullmqQueueOptions {
   maxStalledCount?: number;
   /** Called with errors of the connections and workers (BullMQ retries them itself). */
   onError?: (error: unknown) => void;
+  /**
+   * Whether this process runs jobs. `false` makes a producer only (an API server that triggers
+   * and reads, while worker processes run the work): it adds and removes jobs, and its `idle()`
+   * waits for the queue to have nothing waiting, whoever runs it.
+   * @default true
+   */
+  worker?: boolean;
 }
 
 /** @internal Engine job ids may hold `:`, which BullMQ refuses in custom ids; `%` and `:` are escaped. */
@@ -204,6 +211,10 @@ class BullmqQueue implements Queue {
     const queue = new QueueClass(this.#queueName, { ...common }, backendFactory);
     queue.on("error", onError);
     this.#queue = queue;
+    if (this.#options.worker === false) {
+      await queue.waitUntilReady();
+      return;
+    }
     const worker = new WorkerClass(
       this.#queueName,
       (job: BullJob) => this.#process(job),
