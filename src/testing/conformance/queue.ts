@@ -362,7 +362,7 @@ export function testQueue(
       expect(harness.seen.map((job) => job.data.v)).toEqual([1]);
     });
 
-    it("ignores adding an id twice in a row (waiting or running)", async () => {
+    it("runs one job for two adds of an id made at once", async () => {
       const harness = await setup();
       await Promise.all([
         harness.queue.add({ name: "once", id: "same-twice", data: { v: 1 } }),
@@ -371,7 +371,10 @@ export function testQueue(
       await waitFor("the job to run", () => harness.seen.length >= 1, timeout);
       await within("idle()", harness.queue.idle(), timeout);
       await sleep(50);
-      expect(harness.seen.map((job) => job.data.v)).toEqual([1]);
+      // Calls made at once have no order (a durable queue may send them on two connections):
+      // either add may be the one that counts, but only one job runs.
+      expect(harness.seen).toHaveLength(1);
+      expect([1, 2]).toContain(harness.seen[0]?.data.v);
     });
 
     it.skipIf(concurrency === undefined)("ignores adding an id that is waiting", async () => {
