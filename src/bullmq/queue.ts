@@ -451,6 +451,8 @@ class BullmqQueue implements Queue {
       if (active.some((job) => job.processedBy === this.#workerName)) return true;
     }
     const [next] = await queue.getJobs(["delayed"], 0, 0, true);
+    // BullMQ keeps due times on its own (real) time, so "due" is judged on it, not on the
+    // engine's clock; with a virtual clock, promotions (above) are what make jobs due.
     return next !== undefined && next.timestamp + (next.delay ?? 0) <= Date.now();
   }
 
