@@ -71,6 +71,17 @@ describe("postgresStore", () => {
     await expect(store.getRecipient(u1)).rejects.toBeInstanceOf(CrierError);
   });
 
+  it("refuses a string holding NUL (JSONB cannot store it) with an adapter_error naming the method", async () => {
+    const store = postgresStore({ pool, schema: schemaName("nul") });
+    await expect(
+      store.upsertRecipient(u1, { properties: { name: "a\u0000b" } }, at(1)),
+    ).rejects.toMatchObject({
+      code: "adapter_error",
+      message: expect.stringMatching(/Expected upsertRecipient\(\) to succeed/),
+    });
+    expect(await store.getRecipient(u1)).toBeNull();
+  });
+
   it("rejects bad options with errors that say what to pass", () => {
     expect(() => postgresStore({} as never)).toThrow(/Expected postgresStore\(\{ pool \}\)/);
     expect(() => postgresStore({ pool, schema: "Bad-Name" })).toThrow(InvalidParamsError);
