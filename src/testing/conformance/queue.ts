@@ -363,11 +363,15 @@ export function testQueue(
     });
 
     it("runs one job for two adds of an id made at once", async () => {
-      const harness = await setup();
+      // The job is held until both adds have returned: it is waiting or running when the other
+      // add arrives (once it has finished, the id may be added again and run again).
+      const hold = gate();
+      const harness = await setup(() => hold.promise);
       await Promise.all([
         harness.queue.add({ name: "once", id: "same-twice", data: { v: 1 } }),
         harness.queue.add({ name: "once", id: "same-twice", data: { v: 2 } }),
       ]);
+      hold.open();
       await waitFor("the job to run", () => harness.seen.length >= 1, timeout);
       await within("idle()", harness.queue.idle(), timeout);
       await sleep(50);
