@@ -123,8 +123,10 @@ describe.concurrent("the system clock and the test clock agree", () => {
     const result = await onBothClocks(
       [workflow],
       async (e, wait) => {
-        for (const n of [1, 2, 3])
+        for (const n of [1, 2, 3]) {
           await e.workflows.trigger("throttled", { recipients: [user("a")], data: { n } });
+          await wait(0);
+        }
         // Well past the window (which opens when the first run executes, a little after its
         // trigger on a busy machine).
         await wait(2000);

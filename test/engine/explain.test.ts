@@ -165,8 +165,11 @@ describe("engine.explain", () => {
       data: { ok: true },
       cancellation_key: "c1",
     });
+    await t.idle();
     await t.workflows.trigger("digest", { recipients: ["ada"], data: { ok: true } });
+    await t.idle();
     await t.workflows.trigger("digest", { recipients: ["ada"], data: { ok: false } });
+    await t.idle();
     await t.workflows.trigger("digest", { recipients: ["ghost"], data: { ok: true } });
     await t.idle();
     await t.clock.advance("10m");

@@ -184,6 +184,7 @@ describe("sources.receive", () => {
     const first = await t.sources.receive("segment", payload, { idempotencyKey: "evt-1" });
     const again = await t.sources.receive("segment", payload, { idempotencyKey: "evt-1" });
     expect(again).toEqual(first);
+    await t.idle();
     expect((await t.workflowRecipientRuns.list()).entries).toHaveLength(1);
     await expect(
       t.sources.receive("segment", track("Order Placed", { order_id: "o-2" }), {

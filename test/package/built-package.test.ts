@@ -21,8 +21,10 @@ describe("the built package", () => {
       `import * as crier from "crier";
 import * as testing from "crier/testing";
 import * as knock from "crier/knock";
+import * as postgres from "crier/postgres";
+import * as bullmq from "crier/bullmq";
 const pkg = (await import("crier/package.json", { with: { type: "json" } })).default;
-console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), knock: Object.keys(knock).sort(), name: pkg.name }));
+console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.keys(testing).sort(), knock: Object.keys(knock).sort(), postgres: Object.keys(postgres).sort(), bullmq: Object.keys(bullmq).sort(), name: pkg.name }));
 `,
     );
     const { stdout } = await run(process.execPath, [file], { cwd: root });
@@ -30,6 +32,8 @@ console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.k
       crier: string[];
       testing: string[];
       knock: string[];
+      postgres: string[];
+      bullmq: string[];
       name: string;
     };
     expect(names.name).toBe("crier");
@@ -52,6 +56,8 @@ console.log(JSON.stringify({ crier: Object.keys(crier).sort(), testing: Object.k
       expect.arrayContaining(["createTestEngine", "createTestClock", "testStore", "testQueue"]),
     );
     expect(names.knock).toEqual(["loadKnockWorkflows"]);
+    expect(names.postgres).toEqual(["postgresStore"]);
+    expect(names.bullmq).toEqual(["bullmqQueue"]);
   });
 
   it("loads a knock-cli workflows/ folder through crier/knock and runs it", async () => {
@@ -77,6 +83,48 @@ console.log(JSON.stringify({ keys: workflows.map((w) => w.key), html: t.outbox[0
     expect(result.keys).toEqual(["comment-digest", "onboarding", "security-alert", "welcome"]);
     expect(result.html).toContain("<h1>Welcome aboard, Ada!</h1>");
     await rm(file);
+  });
+
+  it("never loads the durable adapters' client libraries (optional peers) until an adapter is made, then names the missing one", async () => {
+    await mkdir(scratch, { recursive: true });
+    const blocked = ["pg", "bullmq", "ioredis"];
+    const hooks = join(scratch, "no-peers-hooks.mjs");
+    await writeFile(
+      hooks,
+      `const blocked = new Set(${JSON.stringify(blocked)});
+export async function resolve(specifier, context, next) {
+  if (blocked.has(specifier)) throw Object.assign(new Error(\`Cannot find package '\${specifier}'\`), { code: "ERR_MODULE_NOT_FOUND" });
+  return next(specifier, context);
+}
+`,
+    );
+    const register = join(scratch, "no-peers.mjs");
+    await writeFile(
+      register,
+      `import { register } from "node:module";\nregister(${JSON.stringify(`file://${hooks}`)});\n`,
+    );
+    const file = join(scratch, "uses-adapters.mjs");
+    await writeFile(
+      file,
+      `import { createEngine } from "crier";
+import { postgresStore } from "crier/postgres";
+import { bullmqQueue } from "crier/bullmq";
+const engine = createEngine({ workflows: [] });
+await engine.idle();
+await engine.close();
+const errors = {};
+try { postgresStore({ connectionString: "postgres://localhost/x" }); } catch (e) { errors.postgres = [e.name, e.code, e.message]; }
+try { bullmqQueue({ connection: "redis://localhost:6379" }); } catch (e) { errors.bullmq = [e.name, e.code, e.message]; }
+console.log(JSON.stringify(errors));
+`,
+    );
+    const { stdout } = await run(process.execPath, ["--import", register, file], { cwd: root });
+    const errors = JSON.parse(stdout) as Record<string, [string, string, string]>;
+    expect(errors.postgres?.[0]).toBe("CrierError");
+    expect(errors.postgres?.[1]).toBe("adapter_error");
+    expect(errors.postgres?.[2]).toContain("npm install pg");
+    expect(errors.bullmq?.[0]).toBe("CrierError");
+    expect(errors.bullmq?.[2]).toContain("npm install bullmq");
   });
 
   it("loads crier/testing without vitest (an optional peer): only the conformance suites need it", async () => {

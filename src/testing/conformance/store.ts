@@ -528,6 +528,21 @@ export function testStore(
         expect(listed.before).toBeNull();
       });
 
+      it("subscribes a recipient named twice in one call once, returning it in both places", async () => {
+        const subs = await store.upsertSubscriptions(
+          team,
+          [user("u1"), user("u2"), user("u1")],
+          { r: 1 },
+          at(1),
+        );
+        expect(subs.map((s) => s.recipient.id)).toEqual(["u1", "u2", "u1"]);
+        expect(subs[2]).toEqual(subs[0]);
+        expect(subscriberIds(await store.listSubscribers(team, { limit: 10 }))).toEqual([
+          "u1",
+          "u2",
+        ]);
+      });
+
       it("replaces the properties of an existing subscription, keeping inserted_at and its place", async () => {
         await store.upsertSubscriptions(team, [user("u1")], { role: "owner", extra: 1 }, at(1));
         await store.upsertSubscriptions(team, [user("u2")], { role: "member" }, at(2));
@@ -945,6 +960,18 @@ export function testStore(
         expect(await store.getRecipientRun("r1")).toEqual(r1);
         expect(await store.getRecipientRun("missing")).toBeNull();
         expect(await store.createRecipientRuns([])).toEqual([]);
+      });
+
+      it("creates a run named twice in one call once: the first one", async () => {
+        const first = recipientRunFixture({ id: "r1", data: { n: 1 } });
+        expect(
+          await store.createRecipientRuns([
+            first,
+            recipientRunFixture({ id: "r1", data: { n: 2 } }),
+          ]),
+        ).toEqual([true, false]);
+        expect((await store.getRecipientRun("r1"))?.data).toEqual({ n: 1 });
+        expect((await store.listRecipientRuns({}, { limit: 10 })).items).toHaveLength(1);
       });
 
       it("returns recipient runs without events", async () => {

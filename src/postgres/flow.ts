@@ -1,0 +1,222 @@
+/**
+ * @internal Batches, throttle windows and cancellations in PostgreSQL.
+ *
+ * - `appendToBatch` runs in a transaction that first takes an advisory lock on the batch key, so
+ *   appends with one key run one at a time in every process (a partial unique index on open
+ *   batches is the safety net). The decision itself is the same pure function of (open batch,
+ *   append) as the memory store's.
+ * - `countThrottle` and `closeBatch` are single statements.
+ */
+import type {
+  BatchAppend,
+  BatchAppendResult,
+  Store,
+  StoredBatch,
+  StoredCancellation,
+  ThrottleCount,
+} from "../store/types.js";
+import type { WorkflowRecipientRun } from "../workflows/run-types.js";
+import type { Db } from "./db.js";
+import { listPage } from "./paging.js";
+import { filterTime } from "./runs.js";
+
+type FlowMethods = Pick<
+  Store,
+  | "appendToBatch"
+  | "getBatch"
+  | "closeBatch"
+  | "removeBatchItem"
+  | "countThrottle"
+  | "putCancellation"
+  | "getCancellations"
+>;
+
+/**
+ * @internal What an append does to the open batch of its key (null when none is open): the batch
+ * to write (null when nothing changes) and the result. Mirrors the contract of `appendToBatch`.
+ */
+export function planAppend(
+  open: StoredBatch | null,
+  input: BatchAppend,
+  now: string,
+): { write: StoredBatch | null; result: BatchAppendResult } {
+  if (!open) {
+    const items = input.item && !input.leading ? [input.item] : [];
+    const full = input.max_items !== null && items.length >= input.max_items;
+    const batch: StoredBatch = {
+      id: input.id,
+      key: input.key,
+      workflow: input.workflow,
+      step_ref: input.step_ref,
+      recipient: { collection: input.recipient.collection, id: input.recipient.id },
+      continuing_run_id: input.leading ? null : input.run_id,
+      leading_run_id: input.leading ? input.run_id : null,
+      status: full ? "closed" : "open",
+      opened_at: now,
+      closes_at: input.closes_at,
+      closes_by: input.closes_by,
+      items,
+      closed_at: full ? now : null,
+    };
+    return {
+      write: batch,
+      result: { batch, role: input.leading ? "leading" : "opened", closed: full },
+    };
+  }
+  // A retried job: the run is already part of this batch.
+  if (open.leading_run_id === input.run_id)
+    return { write: null, result: { batch: open, role: "leading", closed: false } };
+  if (open.continuing_run_id === input.run_id) {
+    const role = open.leading_run_id ? "continuing" : "opened";
+    return { write: null, result: { batch: open, role, closed: false } };
+  }
+  if (open.items.some((item) => item.run_id === input.run_id))
+    return { write: null, result: { batch: open, role: "joined", closed: false } };
+  const items = input.item ? [...open.items, input.item] : [...open.items];
+  const continuing = open.continuing_run_id === null;
+  let closesAt = open.closes_at;
+  if (input.slide_to !== null && Date.parse(input.slide_to) > Date.parse(closesAt)) {
+    closesAt =
+      open.closes_by !== null && Date.parse(input.slide_to) > Date.parse(open.closes_by)
+        ? open.closes_by
+        : input.slide_to;
+  }
+  const full = input.max_items !== null && items.length >= input.max_items;
+  const batch: StoredBatch = {
+    ...open,
+    items,
+    closes_at: closesAt,
+    continuing_run_id: continuing ? input.run_id : open.continuing_run_id,
+    status: full ? "closed" : "open",
+    closed_at: full ? now : null,
+  };
+  return {
+    write: batch,
+    result: { batch, role: continuing ? "continuing" : "joined", closed: full },
+  };
+}
+
+/** @internal The flow-control methods of the PostgreSQL store. */
+export function flowMethods(db: Db): FlowMethods & Pick<Store, "listRunsByCancellationKey"> {
+  const B = `${db.s}.batches`;
+  const T = `${db.s}.throttles`;
+  const C = `${db.s}.cancellations`;
+  const RR = `${db.s}.recipient_runs`;
+  return {
+    appendToBatch(input, now) {
+      return db.tx(async (q) => {
+        await q.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1668442469))", [
+          `${db.schema} ${input.key}`,
+        ]);
+        const [row] = await q.query<{ doc: StoredBatch }>(
+          `SELECT doc FROM ${B} WHERE key = $1 AND status = 'open' FOR UPDATE`,
+          [input.key],
+        );
+        const { write, result } = planAppend(row?.doc ?? null, input, now);
+        if (write) {
+          await q.query(
+            `INSERT INTO ${B} (id, key, doc) VALUES ($1, $2, $3::jsonb)
+             ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
+            [write.id, write.key, JSON.stringify(write)],
+          );
+        }
+        // A copy: the result must not share objects with the append it was given.
+        return JSON.parse(JSON.stringify(result)) as BatchAppendResult;
+      });
+    },
+
+    async getBatch(id) {
+      const rows = await db.query<{ doc: StoredBatch }>(`SELECT doc FROM ${B} WHERE id = $1`, [id]);
+      return rows[0]?.doc ?? null;
+    },
+
+    async closeBatch(id, now, force = false) {
+      const rows = await db.query<{ doc: StoredBatch }>(
+        `UPDATE ${B} SET doc = doc || jsonb_build_object('status', 'closed', 'closed_at', $2::text)
+         WHERE id = $1 AND status = 'open'
+           AND ($3 OR ${db.s}.epoch_ms(doc ->> 'closes_at') <= $4::bigint)
+         RETURNING doc`,
+        [id, now, force, filterTime(now, "now")],
+      );
+      return rows[0]?.doc ?? null;
+    },
+
+    removeBatchItem(id, runId) {
+      // Read, decide and write under the row lock: the item leaves, and when it was the continuing
+      // run's, continuation passes to the earliest remaining item's run (or to nobody) at once.
+      return db.tx(async (q) => {
+        const [row] = await q.query<{ doc: StoredBatch }>(
+          `SELECT doc FROM ${B} WHERE id = $1 FOR UPDATE`,
+          [id],
+        );
+        const batch = row?.doc;
+        if (!batch) return null;
+        if (batch.status !== "open") return batch;
+        const items = batch.items.filter((item) => item.run_id !== runId);
+        const handOver = batch.continuing_run_id === runId;
+        if (items.length === batch.items.length && !handOver) return batch;
+        const next: StoredBatch = {
+          ...batch,
+          items,
+          continuing_run_id: handOver ? (items[0]?.run_id ?? null) : batch.continuing_run_id,
+        };
+        await q.query(`UPDATE ${B} SET doc = $2::jsonb WHERE id = $1`, [id, JSON.stringify(next)]);
+        return next;
+      });
+    },
+
+    async countThrottle(key, windowEndsAt, now): Promise<ThrottleCount> {
+      const rows = await db.query<ThrottleCount>(
+        `INSERT INTO ${T} AS t (key, count, window_started_at, window_ends_at, window_ends_ms)
+         VALUES ($1, 1, $2, $3, $4)
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN t.window_ends_ms > $5 THEN t.count + 1 ELSE 1 END,
+           window_started_at = CASE WHEN t.window_ends_ms > $5 THEN t.window_started_at ELSE EXCLUDED.window_started_at END,
+           window_ends_at = CASE WHEN t.window_ends_ms > $5 THEN t.window_ends_at ELSE EXCLUDED.window_ends_at END,
+           window_ends_ms = CASE WHEN t.window_ends_ms > $5 THEN t.window_ends_ms ELSE EXCLUDED.window_ends_ms END
+         RETURNING count, window_started_at, window_ends_at`,
+        [key, now, windowEndsAt, filterTime(windowEndsAt, "windowEndsAt"), filterTime(now, "now")],
+      );
+      return rows[0]!;
+    },
+
+    async putCancellation(cancellation) {
+      await db.query(
+        `WITH forgotten AS (
+           DELETE FROM ${C} WHERE workflow = $1 AND cancellation_key = $2 AND expires_ms <= $5
+         )
+         INSERT INTO ${C} (workflow, cancellation_key, doc, expires_ms) VALUES ($1, $2, $3::jsonb, $4)`,
+        [
+          cancellation.workflow,
+          cancellation.cancellation_key,
+          JSON.stringify(cancellation),
+          filterTime(cancellation.expires_at, "expires_at"),
+          filterTime(cancellation.cancelled_at, "cancelled_at"),
+        ],
+      );
+    },
+
+    async getCancellations(workflow, cancellationKey, now) {
+      const rows = await db.query<{ doc: StoredCancellation }>(
+        `SELECT doc FROM ${C} WHERE workflow = $1 AND cancellation_key = $2 AND expires_ms > $3 ORDER BY seq`,
+        [workflow, cancellationKey, filterTime(now, "now")],
+      );
+      return rows.map((row) => row.doc);
+    },
+
+    async listRunsByCancellationKey(workflow, cancellationKey, page) {
+      const result = await listPage<{ seq: string; doc: WorkflowRecipientRun }>(
+        db,
+        {
+          from: RR,
+          select: "seq, doc",
+          where: "workflow = $1 AND cancellation_key = $2",
+          params: [workflow, cancellationKey],
+          order: "asc",
+        },
+        page,
+      );
+      return { ...result, items: result.items.map((row) => row.doc) };
+    },
+  };
+}

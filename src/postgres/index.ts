@@ -1,0 +1,14 @@
+/**
+ * `crier/postgres`: the {@link Store} on PostgreSQL. `pg` is an optional peer dependency, loaded
+ * only when a store is made from a connection string.
+ *
+ * @module
+ */
+export type { PgClientLike, PgPoolLike, QueryResultLike } from "./db.js";
+export {
+  type PostgresStoreCommonOptions,
+  type PostgresStoreConnectionOptions,
+  type PostgresStoreOptions,
+  type PostgresStorePoolOptions,
+  postgresStore,
+} from "./store.js";

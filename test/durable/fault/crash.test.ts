@@ -1,0 +1,227 @@
+/**
+ * Fault tests with real processes, on PostgreSQL + BullMQ (on Redis, and on BullMQ's PostgreSQL
+ * backend): a worker killed with SIGKILL while 1,000 runs are parked on a delay, two workers
+ * sharing one store and queue, and a worker killed while it runs jobs.
+ */
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import type { WorkflowInput } from "../../../src/index.js";
+import { uniqueName } from "../helpers.js";
+import { runStatuses, sendLog, startWorker, type WorkerProcess, waitUntil } from "./harness.js";
+import type { WorkerConfig } from "./worker.js";
+
+const pool = new pg.Pool({ connectionString: inject("databaseUrl"), max: 4 });
+pool.on("error", () => {});
+const schemas: string[] = [];
+const workers: WorkerProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.kill()));
+});
+afterAll(async () => {
+  for (const schema of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await pool.end();
+});
+
+const email = (ref: string, subject: string) => ({
+  ref,
+  type: "channel" as const,
+  channel_key: "email",
+  channel_type: "email" as const,
+  template: { subject },
+});
+
+/** Parks each run until `data.send_at`, then sends one email. */
+const parked: WorkflowInput = {
+  key: "parked",
+  steps: [
+    { ref: "wait", type: "delay", settings: { delay_until_field_path: "data.send_at" } },
+    email("email_1", "hello {{ recipient.id }}"),
+  ],
+};
+
+function config(
+  backend: "redis" | "postgres",
+  log: string,
+  workflows: WorkflowInput[],
+): WorkerConfig {
+  const schema = uniqueName("fault");
+  schemas.push(schema);
+  const queueSchema = uniqueName("fault_bullmq");
+  if (backend === "postgres") schemas.push(queueSchema);
+  return {
+    databaseUrl: inject("databaseUrl"),
+    schema,
+    backend,
+    queueConnection: backend === "redis" ? inject("redisUrl") : inject("databaseUrl"),
+    queueSchema,
+    queueName: uniqueName("q"),
+    prefix: "crier_fault",
+    sendLog: log,
+    workflows,
+  };
+}
+
+async function start(cfg: WorkerConfig): Promise<WorkerProcess> {
+  const worker = await startWorker(cfg);
+  workers.push(worker);
+  return worker;
+}
+
+const recipients = (n: number, prefix = "u") =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    email: `${prefix}${i}@example.com`,
+  }));
+
+describe.each(["redis", "postgres"] as const)(
+  "durable adapters across processes (BullMQ on %s)",
+  (backend) => {
+    it("completes 1,000 parked runs exactly once after their worker is killed with SIGKILL", async () => {
+      const log = sendLog();
+      try {
+        const cfg = config(backend, log.path, [parked]);
+        const first = await start(cfg);
+        // Far enough ahead that all 1,000 runs park first, even on a loaded 2-core machine.
+        const sendAt = new Date(Date.now() + 15_000).toISOString();
+        await first.trigger("parked", { recipients: recipients(1000), data: { send_at: sendAt } });
+        await waitUntil(
+          "1,000 runs parked on the delay",
+          async () => (await runStatuses(pool, cfg.schema)).paused === 1000,
+          14_000,
+          () => runStatuses(pool, cfg.schema),
+        );
+        // Every run is parked and nothing has been sent: the delay has not passed.
+        expect(Date.now()).toBeLessThan(Date.parse(sendAt));
+        expect(log.lines()).toEqual([]);
+        await first.kill();
+
+        const second = await start(cfg);
+        await waitUntil(
+          "1,000 runs to complete on the new worker",
+          async () => (await runStatuses(pool, cfg.schema)).completed === 1000,
+          60_000,
+          () => runStatuses(pool, cfg.schema),
+        );
+        const { rows } = await pool.query<{ n: number; runs: number }>(
+          `SELECT count(*)::int AS n, count(DISTINCT workflow_recipient_run_id)::int AS runs FROM "${cfg.schema}".messages`,
+        );
+        expect(rows[0]).toEqual({ n: 1000, runs: 1000 });
+        const sends = log.lines();
+        expect(sends).toHaveLength(1000);
+        expect(new Set(sends.map(([id]) => id)).size).toBe(1000);
+        expect(new Set(sends.map(([, pid]) => pid))).toEqual(new Set([second.pid]));
+      } finally {
+        log.remove();
+      }
+    }, 120_000);
+
+    it("shares one store and queue between two workers: each run processed once, atomic operations atomic across processes", async () => {
+      const log = sendLog();
+      try {
+        const digest: WorkflowInput = {
+          key: "digest",
+          steps: [
+            {
+              ref: "batch",
+              type: "batch",
+              settings: { batch_window: { unit: "seconds", value: 4 } },
+            },
+            email("email_1", "{{ total_activities }} activities"),
+          ],
+        };
+        const once: WorkflowInput = {
+          key: "once",
+          trigger_frequency: "once_per_recipient",
+          steps: [email("email_1", "once")],
+        };
+        const plain: WorkflowInput = { key: "plain", steps: [email("email_1", "plain")] };
+        const cfg = config(backend, log.path, [digest, once, plain]);
+        const [a, b] = await Promise.all([start(cfg), start(cfg)]);
+        const batcher = { id: "batcher", email: "batcher@example.com" };
+        // Both processes at once: 1,000 plain runs each made by one of them and run by either;
+        // 100 triggers of one batch and 50 of a once-per-recipient workflow from each.
+        await Promise.all([
+          a.trigger("plain", { recipients: recipients(500, "a") }),
+          b.trigger("plain", { recipients: recipients(500, "b") }),
+          a.trigger("digest", { recipients: [batcher] }, 100),
+          b.trigger("digest", { recipients: [batcher] }, 100),
+          a.trigger("once", { recipients: [batcher] }, 50),
+          b.trigger("once", { recipients: [batcher] }, 50),
+        ]);
+        await waitUntil(
+          "every run to complete",
+          async () => (await runStatuses(pool, cfg.schema)).completed === 1000 + 200 + 100,
+          60_000,
+          () => runStatuses(pool, cfg.schema),
+        );
+        const { rows } = await pool.query<{ workflow: string; n: number; subjects: string[] }>(
+          `SELECT doc ->> 'workflow' AS workflow, count(*)::int AS n,
+                array_agg(DISTINCT doc -> 'content' ->> 'subject') AS subjects
+         FROM "${cfg.schema}".messages GROUP BY 1 ORDER BY 1`,
+        );
+        expect(rows).toEqual([
+          { workflow: "digest", n: 1, subjects: ["200 activities"] },
+          { workflow: "once", n: 1, subjects: ["once"] },
+          { workflow: "plain", n: 1000, subjects: ["plain"] },
+        ]);
+        // Each run started once (a second processing would log a second run_started).
+        const started = await pool.query<{ max: number; runs: number }>(
+          `SELECT max(n)::int AS max, count(*)::int AS runs FROM (
+           SELECT run_id, count(*) AS n FROM "${cfg.schema}".run_events
+           WHERE event ->> 'event' = 'run_started' GROUP BY run_id) s`,
+        );
+        expect(started.rows[0]?.max).toBe(1);
+        const sends = log.lines();
+        expect(sends).toHaveLength(1002);
+        expect(new Set(sends.map(([id]) => id)).size).toBe(1002);
+        // Both workers took part.
+        expect(new Set(sends.map(([, pid]) => pid))).toEqual(new Set([a.pid, b.pid]));
+      } finally {
+        log.remove();
+      }
+    }, 120_000);
+
+    it("hands the jobs a killed worker was running to another worker, which finishes them without a second message", async () => {
+      const log = sendLog();
+      try {
+        const plain: WorkflowInput = { key: "plain", steps: [email("email_1", "plain")] };
+        const cfg = config(backend, log.path, [plain]);
+        // The first worker hangs in every provider call: it has made each message it runs, and
+        // holds the job, when it is killed.
+        const hanging = await start({ ...cfg, hangSends: true });
+        await hanging.trigger("plain", { recipients: recipients(50) });
+        await waitUntil(
+          "the first worker to hang in 16 sends",
+          async () => {
+            const { rows } = await pool
+              .query<{ n: number }>(`SELECT count(*)::int AS n FROM "${cfg.schema}".messages`)
+              .catch(() => ({ rows: [{ n: 0 }] }));
+            return rows[0]?.n === 16;
+          },
+          30_000,
+        );
+        await hanging.kill();
+        const rescuer = await start(cfg);
+        await waitUntil(
+          "all 50 runs to complete on the second worker (after the locks expire)",
+          async () => (await runStatuses(pool, cfg.schema)).completed === 50,
+          60_000,
+          () => runStatuses(pool, cfg.schema),
+        );
+        const { rows } = await pool.query<{ n: number; runs: number; sent: number }>(
+          `SELECT count(*)::int AS n, count(DISTINCT workflow_recipient_run_id)::int AS runs,
+                count(*) FILTER (WHERE doc ->> 'status' = 'sent')::int AS sent
+         FROM "${cfg.schema}".messages`,
+        );
+        expect(rows[0]).toEqual({ n: 50, runs: 50, sent: 50 });
+        const sends = log.lines();
+        expect(sends).toHaveLength(50);
+        expect(new Set(sends.map(([id]) => id)).size).toBe(50);
+        expect(new Set(sends.map(([, pid]) => pid))).toEqual(new Set([rescuer.pid]));
+      } finally {
+        log.remove();
+      }
+    }, 120_000);
+  },
+);

@@ -1,0 +1,92 @@
+/**
+ * A crier worker process for the fault tests: an engine on PostgreSQL + BullMQ whose email
+ * provider appends `<message id> <pid>` to a log file (one line per provider call). The parent
+ * drives it over IPC: `{ type: "trigger", workflow, params }` answers `{ type: "triggered" }`;
+ * `{ type: "close" }` closes the engine and exits. It says `{ type: "ready" }` once started.
+ *
+ * Configuration comes as JSON in CRIER_WORKER (see {@link WorkerConfig}).
+ */
+import { appendFileSync } from "node:fs";
+import { bullmqQueue } from "../../../src/bullmq/index.js";
+import { createEngine, type WorkflowInput } from "../../../src/index.js";
+import { postgresStore } from "../../../src/postgres/index.js";
+
+/** What the parent passes in CRIER_WORKER. */
+export interface WorkerConfig {
+  databaseUrl: string;
+  schema: string;
+  backend: "redis" | "postgres";
+  /** Redis URL, or PostgreSQL URL for BullMQ's backend. */
+  queueConnection: string;
+  /** BullMQ's schema on PostgreSQL. */
+  queueSchema?: string;
+  queueName: string;
+  prefix: string;
+  sendLog: string;
+  workflows: WorkflowInput[];
+  /** The provider never returns (a process that hangs, then dies, in the middle of a send). */
+  hangSends?: boolean;
+}
+
+const config = JSON.parse(process.env.CRIER_WORKER ?? "{}") as WorkerConfig;
+
+const engine = createEngine({
+  store: postgresStore({ connectionString: config.databaseUrl, schema: config.schema, max: 8 }),
+  queue: bullmqQueue({
+    ...(config.backend === "redis"
+      ? { connection: config.queueConnection, prefix: config.prefix }
+      : {
+          backend: "postgres" as const,
+          connection: {
+            connectionString: config.queueConnection,
+            schema: config.queueSchema,
+            max: 8,
+          },
+        }),
+    name: config.queueName,
+    concurrency: 16,
+    // Short locks, so that a killed worker's running jobs are handed on within seconds.
+    lockDuration: 3_000,
+    stalledInterval: 1_000,
+    backoff: (attempt) => 250 * 2 ** (attempt - 1),
+    attempts: 8,
+  }),
+  channels: [
+    {
+      key: "email",
+      type: "email",
+      provider: {
+        async send(message) {
+          if (config.hangSends) await new Promise(() => {});
+          appendFileSync(config.sendLog, `${message.id} ${process.pid}\n`);
+        },
+      },
+    },
+  ],
+  workflows: config.workflows,
+  deliveryRetry: { attempts: 8, backoff: () => 500 },
+});
+
+engine.on("error", () => {
+  // Job failures are visible in the store; the tests check outcomes there.
+});
+
+process.on("message", (raw) => {
+  const command = raw as { type: string; workflow?: string; params?: unknown; n?: number };
+  if (command.type === "trigger") {
+    const times = command.n ?? 1;
+    void Promise.all(
+      Array.from({ length: times }, () =>
+        engine.workflows.trigger(command.workflow!, command.params as never),
+      ),
+    ).then(
+      () => process.send?.({ type: "triggered" }),
+      (error: unknown) => process.send?.({ type: "error", message: String(error) }),
+    );
+  } else if (command.type === "close") {
+    void engine.close().then(() => process.exit(0));
+  }
+});
+
+await engine.workflows.list();
+process.send?.({ type: "ready" });

@@ -1,0 +1,103 @@
+import pg from "pg";
+import { describe, expect, inject, it } from "vitest";
+import { CrierError, InvalidParamsError } from "../../src/errors.js";
+import { postgresStore } from "../../src/postgres/index.js";
+import { LATEST_VERSION } from "../../src/postgres/migrations.js";
+import { USERS_COLLECTION } from "../../src/store/types.js";
+import { at } from "../../src/testing/conformance/fixtures.js";
+import { testPool } from "./helpers.js";
+
+const { pool, schemaName } = testPool(10);
+const u1 = { collection: USERS_COLLECTION, id: "u1" };
+
+describe("postgresStore", () => {
+  it("is named postgres and migrates its schema on first use", async () => {
+    const schema = schemaName("mig");
+    const store = postgresStore({ pool, schema });
+    expect(store.name).toBe("postgres");
+    expect(await store.getRecipient(u1)).toBeNull();
+    const { rows } = await pool.query(
+      `SELECT version FROM "${schema}".migrations ORDER BY version`,
+    );
+    expect(rows.map((row) => row.version)).toEqual(
+      Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+    );
+  });
+
+  it("migrates once when eight processes' stores start on one new schema at once", async () => {
+    const schema = schemaName("race");
+    // Separate pools: separate server sessions, as separate processes would have.
+    const pools = Array.from({ length: 8 }, () => {
+      const p = new pg.Pool({ connectionString: inject("databaseUrl"), max: 2 });
+      p.on("error", () => {});
+      return p;
+    });
+    try {
+      const stores = pools.map((p) => postgresStore({ pool: p, schema }));
+      const results = await Promise.all(
+        stores.map((store, i) =>
+          store.upsertRecipient(u1, { properties: { [`k${i}`]: i } }, at(i)),
+        ),
+      );
+      expect(results).toHaveLength(8);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".migrations`);
+      expect(rows[0]?.n).toBe(LATEST_VERSION);
+      const stored = await stores[0]!.getRecipient(u1);
+      expect(Object.keys(stored?.properties ?? {}).sort()).toEqual(
+        Array.from({ length: 8 }, (_, i) => `k${i}`).sort(),
+      );
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  it("refuses a schema that a newer crier migrated", async () => {
+    const schema = schemaName("newer");
+    const store = postgresStore({ pool, schema });
+    await store.getRecipient(u1);
+    await pool.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, 'future')`, [
+      LATEST_VERSION + 1,
+    ]);
+    const later = postgresStore({ pool, schema });
+    await expect(later.getRecipient(u1)).rejects.toThrow(/version \d+: a newer crier migrated it/);
+  });
+
+  it("makes its own pool from a connection string and ends it on close()", async () => {
+    const schema = schemaName("own");
+    const store = postgresStore({ connectionString: inject("databaseUrl"), schema, max: 2 });
+    await store.upsertRecipient(u1, { properties: { a: 1 } }, at(1));
+    expect((await store.getRecipient(u1))?.properties).toEqual({ a: 1 });
+    await store.close?.();
+    await expect(store.getRecipient(u1)).rejects.toBeInstanceOf(CrierError);
+  });
+
+  it("refuses a string holding NUL (JSONB cannot store it) with an adapter_error naming the method", async () => {
+    const store = postgresStore({ pool, schema: schemaName("nul") });
+    await expect(
+      store.upsertRecipient(u1, { properties: { name: "a\u0000b" } }, at(1)),
+    ).rejects.toMatchObject({
+      code: "adapter_error",
+      message: expect.stringMatching(/Expected upsertRecipient\(\) to succeed/),
+    });
+    expect(await store.getRecipient(u1)).toBeNull();
+  });
+
+  it("rejects bad options with errors that say what to pass", () => {
+    expect(() => postgresStore({} as never)).toThrow(/Expected postgresStore\(\{ pool \}\)/);
+    expect(() => postgresStore({ pool, schema: "Bad-Name" })).toThrow(InvalidParamsError);
+  });
+
+  it("reports a server it cannot reach as a CrierError that names the store", async () => {
+    const store = postgresStore({
+      connectionString: "postgres://postgres@127.0.0.1:1/none",
+      connectAttempts: 1,
+    });
+    const error = await Promise.resolve(store.getRecipient(u1)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CrierError);
+    expect((error as Error).message).toMatch(
+      /^\[crier\] \[store:postgres\] Expected getRecipient\(\) to succeed, but PostgreSQL answered: .*ECONNREFUSED.*Check that the server is running/,
+    );
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    await store.close?.();
+  });
+});
