@@ -1,7 +1,8 @@
 /**
  * Fault tests with real processes, on PostgreSQL + BullMQ (on Redis, and on BullMQ's PostgreSQL
  * backend): a worker killed with SIGKILL while 1,000 runs are parked on a delay, two workers
- * sharing one store and queue, and a worker killed while it runs jobs.
+ * sharing one store and queue (runs, batches and schedules), and a worker killed while it runs
+ * jobs.
  */
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
@@ -177,6 +178,46 @@ describe.each(["redis", "postgres"] as const)(
         expect(new Set(sends.map(([id]) => id)).size).toBe(1002);
         // Both workers took part.
         expect(new Set(sends.map(([, pid]) => pid))).toEqual(new Set([a.pid, b.pid]));
+      } finally {
+        log.remove();
+      }
+    }, 120_000);
+
+    it("fires each schedule's occurrence once when two workers share the store and queue", async () => {
+      const log = sendLog();
+      try {
+        const reminder: WorkflowInput = {
+          key: "reminder",
+          steps: [email("email_1", "reminder {{ recipient.schedule.id }}")],
+        };
+        const cfg = config(backend, log.path, [reminder]);
+        const [a, b] = await Promise.all([start(cfg), start(cfg)]);
+        // 100 one-off schedules due in 3 s, half created through each worker; both run jobs.
+        const at = new Date(Date.now() + 3_000).toISOString();
+        const [fromA, fromB] = await Promise.all([
+          a.schedule({ workflow: "reminder", recipients: recipients(50, "a"), scheduled_at: at }),
+          b.schedule({ workflow: "reminder", recipients: recipients(50, "b"), scheduled_at: at }),
+        ]);
+        expect(fromA.length + fromB.length).toBe(100);
+        await waitUntil(
+          "every schedule's run to complete",
+          async () => (await runStatuses(pool, cfg.schema)).completed === 100,
+          60_000,
+          () => runStatuses(pool, cfg.schema),
+        );
+        // Give a duplicate firing time to show itself, then count.
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        expect(await runStatuses(pool, cfg.schema)).toEqual({ completed: 100 });
+        const sends = log.lines();
+        expect(sends).toHaveLength(100);
+        expect(new Set(sends.map(([id]) => id)).size).toBe(100);
+        const { rows } = await pool.query<{ fired: number; done: number }>(
+          `SELECT count(*) FILTER (WHERE doc ->> 'last_occurrence_at' = $1)::int AS fired,
+                  count(*) FILTER (WHERE doc -> 'next_occurrence_at' = 'null'::jsonb)::int AS done
+           FROM "${cfg.schema}".schedules`,
+          [at],
+        );
+        expect(rows[0]).toEqual({ fired: 100, done: 100 });
       } finally {
         log.remove();
       }

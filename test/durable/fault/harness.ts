@@ -17,6 +17,8 @@ export interface WorkerProcess {
   readonly pid: number;
   /** Asks it to trigger a workflow `n` times at once, resolving once every trigger returned. */
   trigger(workflow: string, params: unknown, n?: number): Promise<void>;
+  /** Asks it to create schedules (`schedules.create(params)`), resolving with their ids. */
+  schedule(params: unknown): Promise<string[]>;
   /** SIGKILL: no clean-up of any kind. */
   kill(): Promise<void>;
   /** Closes its engine gracefully and waits for it to exit. */
@@ -62,6 +64,15 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerProcess> 
           else reject(new Error(`Trigger failed in the worker: ${message.message}`));
         });
         child.send({ type: "trigger", workflow, params, n });
+      });
+    },
+    schedule(params) {
+      return new Promise((resolve, reject) => {
+        child.once("message", (message: { type?: string; ids?: string[]; message?: string }) => {
+          if (message.type === "scheduled") resolve(message.ids ?? []);
+          else reject(new Error(`Scheduling failed in the worker: ${message.message}`));
+        });
+        child.send({ type: "schedule", params });
       });
     },
     async kill() {

@@ -2,6 +2,7 @@
  * A crier worker process for the fault tests: an engine on PostgreSQL + BullMQ whose email
  * provider appends `<message id> <pid>` to a log file (one line per provider call). The parent
  * drives it over IPC: `{ type: "trigger", workflow, params }` answers `{ type: "triggered" }`;
+ * `{ type: "schedule", params }` creates schedules and answers `{ type: "scheduled", ids }`;
  * `{ type: "close" }` closes the engine and exits. It says `{ type: "ready" }` once started.
  *
  * Configuration comes as JSON in CRIER_WORKER (see {@link WorkerConfig}).
@@ -81,6 +82,11 @@ process.on("message", (raw) => {
       ),
     ).then(
       () => process.send?.({ type: "triggered" }),
+      (error: unknown) => process.send?.({ type: "error", message: String(error) }),
+    );
+  } else if (command.type === "schedule") {
+    void engine.schedules.create(command.params as never).then(
+      (schedules) => process.send?.({ type: "scheduled", ids: schedules.map((s) => s.id) }),
       (error: unknown) => process.send?.({ type: "error", message: String(error) }),
     );
   } else if (command.type === "close") {
