@@ -97,3 +97,32 @@ export async function runPart<T>(file: string, args: string[]): Promise<T> {
 export function part(figures: Record<string, unknown>): void {
   process.stdout.write(`PART ${JSON.stringify(figures)}\n`);
 }
+
+/** PostgreSQL and Redis for the durable scenarios: DATABASE_URL / REDIS_URL, or servers started here. */
+export async function durableServers(): Promise<{
+  databaseUrl: string;
+  redisUrl: string;
+  stop(): Promise<void>;
+}> {
+  const { startPostgres, startRedis } = await import("../test/durable/servers.js");
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const start = async (server: Promise<{ url: string; stop(): Promise<void> }>) => {
+    const running = await server;
+    started.push(running);
+    return running.url;
+  };
+  const databaseUrl = process.env.DATABASE_URL ?? (await start(startPostgres()));
+  const redisUrl = process.env.REDIS_URL ?? (await start(startRedis()));
+  return {
+    databaseUrl,
+    redisUrl,
+    stop: async () => {
+      await Promise.all(started.map((server) => server.stop()));
+    },
+  };
+}
+
+/** A short random name for schemas and queues, so runs never share state. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Math.random().toString(36).slice(2, 10)}`;
+}

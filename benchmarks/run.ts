@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { ScenarioResult } from "./lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = ["throughput", "fanout", "parked", "batching", "latency"];
+const SCENARIOS = ["throughput", "fanout", "parked", "batching", "latency", "durable", "scaleout"];
 
 async function runScenario(name: string): Promise<ScenarioResult> {
   const file = join(here, "scenarios", `${name}.ts`);

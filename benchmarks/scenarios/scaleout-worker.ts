@@ -1,0 +1,27 @@
+/**
+ * A worker process of the scale-out scenario: an engine on the scenario's PostgreSQL schema and
+ * BullMQ queue that runs jobs until told to close. Configuration comes as JSON in BENCH_WORKER.
+ */
+import { bullmqQueue } from "../../src/bullmq/index.js";
+import { createEngine } from "../../src/index.js";
+import { postgresStore } from "../../src/postgres/index.js";
+import { benchChannels, benchWorkflow } from "../workload.js";
+
+const config = JSON.parse(process.env.BENCH_WORKER ?? "{}") as {
+  databaseUrl: string;
+  schema: string;
+  redisUrl: string;
+  queueName: string;
+};
+const engine = createEngine({
+  store: postgresStore({ connectionString: config.databaseUrl, schema: config.schema, max: 16 }),
+  queue: bullmqQueue({ connection: config.redisUrl, name: config.queueName, concurrency: 32 }),
+  workflows: [benchWorkflow],
+  channels: benchChannels(),
+});
+process.on("message", (message) => {
+  if ((message as { type?: string }).type === "close")
+    void engine.close().then(() => process.exit(0));
+});
+await engine.workflows.list();
+process.send?.({ type: "ready" });
