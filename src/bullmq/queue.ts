@@ -8,6 +8,7 @@ import type { Job as BullJob, Queue as BullQueue, Worker as BullWorker, JobsOpti
 import { requirePeer } from "../_internal/peer.js";
 import { CrierError, InvalidParamsError } from "../errors.js";
 import type { Job, JobInput, Queue, QueueContext } from "../queue/types.js";
+import { validateJob } from "../queue/validate-job.js";
 import { type Clock, systemClock, type TimerHandle } from "../scheduling/clock.js";
 
 const PREFIX = "[crier] [queue:bullmq]";
@@ -96,27 +97,6 @@ function positiveInteger(value: number | undefined, fallback: number, field: str
     );
   }
   return value;
-}
-
-function validateJob(job: JobInput | undefined, field: string): void {
-  const problem =
-    typeof job !== "object" || job === null
-      ? `an object { name, data, id?, runAt? }, received ${job === null ? "null" : typeof job}`
-      : typeof job.name !== "string" || job.name === ""
-        ? `name to be a non-empty string, received ${JSON.stringify(job.name) ?? "undefined"}`
-        : typeof job.data !== "object" || job.data === null || Array.isArray(job.data)
-          ? "data to be a JSON object"
-          : job.id !== undefined && (typeof job.id !== "string" || job.id === "")
-            ? `id to be a non-empty string when given, received ${JSON.stringify(job.id)}`
-            : job.runAt !== undefined &&
-                !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime()))
-              ? "runAt to be a valid Date when given"
-              : undefined;
-  if (problem) {
-    throw new InvalidParamsError(`${PREFIX} Expected ${field} to have ${problem}.`, [
-      { field, message: `expected ${problem}`, type: "type" },
-    ]);
-  }
 }
 
 type BullmqModule = typeof import("bullmq");
@@ -378,7 +358,7 @@ class BullmqQueue implements Queue {
 
   async add(job: JobInput): Promise<void> {
     const queue = this.#ready("add");
-    validateJob(job, "job");
+    validateJob(job, "job", PREFIX);
     const bull = this.#toBull(job);
     await queue.add(bull.name, bull.data, bull.opts);
     this.#armVirtual(bull.opts.jobId!, bull.opts.delay ?? 0);
@@ -391,7 +371,8 @@ class BullmqQueue implements Queue {
         `${PREFIX} Expected addBulk to receive an array of jobs, received ${typeof jobs}.`,
       );
     }
-    for (let index = 0; index < jobs.length; index++) validateJob(jobs[index], `jobs[${index}]`);
+    for (let index = 0; index < jobs.length; index++)
+      validateJob(jobs[index], `jobs[${index}]`, PREFIX);
     if (jobs.length === 0) return;
     const bulk = jobs.map((job) => this.#toBull(job));
     await queue.addBulk(bulk as Parameters<BullQueue["addBulk"]>[0]);

@@ -8,7 +8,7 @@
 import { uuidV5 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
 import type { EngineContext } from "../engine/context.js";
-import type { MessageEventName } from "../engine/events.js";
+import { emitMessage } from "../messages/emit.js";
 import { feedChanged } from "../messages/feed.js";
 import type { Message, MessageDeliveryStatus } from "../messages/types.js";
 import { evaluatePreferences, explainBlock } from "../preferences/evaluate.js";
@@ -450,23 +450,4 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
   );
   const entries = await attemptDelivery(ctx, channel, message, outbound, attempt);
   await ctx.store.appendRunEvents(run.id, entries);
-}
-
-/** @internal Emits a message event with the run fields every payload carries. */
-export function emitMessage(
-  ctx: EngineContext,
-  event: MessageEventName,
-  message: Message,
-  error?: string,
-): void {
-  if (!ctx.emitter.has(event)) return;
-  ctx.emitter.emit(event, {
-    workflow: message.workflow,
-    workflow_run_id: message.source.workflow_run_id,
-    workflow_recipient_run_id: message.source.workflow_recipient_run_id,
-    recipient: message.recipient,
-    tenant: message.tenant,
-    message,
-    ...(error === undefined ? {} : { error }),
-  });
 }

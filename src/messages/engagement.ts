@@ -12,6 +12,7 @@ import type { MessageEventName } from "../engine/events.js";
 import type { RequestOptions } from "../engine/request-options.js";
 import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
 import type { EngagementUpdate } from "../store/types.js";
+import { emitMessage } from "./emit.js";
 import { feedChanged } from "./feed.js";
 import type { Message } from "./types.js";
 
@@ -113,21 +114,9 @@ async function apply(
     if (result.changed) changed.push(result.message);
     return result.message;
   });
-  for (const message of changed) emitEngagement(ctx, event, message);
+  for (const message of changed) emitMessage(ctx, event, message);
   await feedChanged(ctx, changed, event);
   return messages.map((message) => cloneJson(message));
-}
-
-function emitEngagement(ctx: EngineContext, event: MessageEventName, message: Message): void {
-  if (!ctx.emitter.has(event)) return;
-  ctx.emitter.emit(event, {
-    workflow: message.workflow,
-    workflow_run_id: message.source.workflow_run_id,
-    workflow_recipient_run_id: message.source.workflow_recipient_run_id,
-    recipient: message.recipient,
-    tenant: message.tenant,
-    message: cloneJson(message),
-  });
 }
 
 function one(ctx: EngineContext, action: Action) {

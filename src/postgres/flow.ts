@@ -7,8 +7,9 @@
  *   append) as the memory store's.
  * - `countThrottle` and `closeBatch` are single statements.
  */
+
+import { planAppend, planRemoval } from "../store/batches.js";
 import type {
-  BatchAppend,
   BatchAppendResult,
   Store,
   StoredBatch,
@@ -30,71 +31,6 @@ type FlowMethods = Pick<
   | "putCancellation"
   | "getCancellations"
 >;
-
-/**
- * @internal What an append does to the open batch of its key (null when none is open): the batch
- * to write (null when nothing changes) and the result. Mirrors the contract of `appendToBatch`.
- */
-export function planAppend(
-  open: StoredBatch | null,
-  input: BatchAppend,
-  now: string,
-): { write: StoredBatch | null; result: BatchAppendResult } {
-  if (!open) {
-    const items = input.item && !input.leading ? [input.item] : [];
-    const full = input.max_items !== null && items.length >= input.max_items;
-    const batch: StoredBatch = {
-      id: input.id,
-      key: input.key,
-      workflow: input.workflow,
-      step_ref: input.step_ref,
-      recipient: { collection: input.recipient.collection, id: input.recipient.id },
-      continuing_run_id: input.leading ? null : input.run_id,
-      leading_run_id: input.leading ? input.run_id : null,
-      status: full ? "closed" : "open",
-      opened_at: now,
-      closes_at: input.closes_at,
-      closes_by: input.closes_by,
-      items,
-      closed_at: full ? now : null,
-    };
-    return {
-      write: batch,
-      result: { batch, role: input.leading ? "leading" : "opened", closed: full },
-    };
-  }
-  // A retried job: the run is already part of this batch.
-  if (open.leading_run_id === input.run_id)
-    return { write: null, result: { batch: open, role: "leading", closed: false } };
-  if (open.continuing_run_id === input.run_id) {
-    const role = open.leading_run_id ? "continuing" : "opened";
-    return { write: null, result: { batch: open, role, closed: false } };
-  }
-  if (open.items.some((item) => item.run_id === input.run_id))
-    return { write: null, result: { batch: open, role: "joined", closed: false } };
-  const items = input.item ? [...open.items, input.item] : [...open.items];
-  const continuing = open.continuing_run_id === null;
-  let closesAt = open.closes_at;
-  if (input.slide_to !== null && Date.parse(input.slide_to) > Date.parse(closesAt)) {
-    closesAt =
-      open.closes_by !== null && Date.parse(input.slide_to) > Date.parse(open.closes_by)
-        ? open.closes_by
-        : input.slide_to;
-  }
-  const full = input.max_items !== null && items.length >= input.max_items;
-  const batch: StoredBatch = {
-    ...open,
-    items,
-    closes_at: closesAt,
-    continuing_run_id: continuing ? input.run_id : open.continuing_run_id,
-    status: full ? "closed" : "open",
-    closed_at: full ? now : null,
-  };
-  return {
-    write: batch,
-    result: { batch, role: continuing ? "continuing" : "joined", closed: full },
-  };
-}
 
 /** @internal The flow-control methods of the PostgreSQL store. */
 export function flowMethods(db: Db): FlowMethods & Pick<Store, "listRunsByCancellationKey"> {
@@ -151,15 +87,8 @@ export function flowMethods(db: Db): FlowMethods & Pick<Store, "listRunsByCancel
         );
         const batch = row?.doc;
         if (!batch) return null;
-        if (batch.status !== "open") return batch;
-        const items = batch.items.filter((item) => item.run_id !== runId);
-        const handOver = batch.continuing_run_id === runId;
-        if (items.length === batch.items.length && !handOver) return batch;
-        const next: StoredBatch = {
-          ...batch,
-          items,
-          continuing_run_id: handOver ? (items[0]?.run_id ?? null) : batch.continuing_run_id,
-        };
+        const next = planRemoval(batch, runId);
+        if (next === batch) return batch;
         await q.query(`UPDATE ${B} SET doc = $2::jsonb WHERE id = $1`, [id, JSON.stringify(next)]);
         return next;
       });

@@ -9,6 +9,7 @@ import PQueue, { type Queue as PQueueStorage, type QueueAddOptions } from "p-que
 import { CrierError, InvalidParamsError } from "../errors.js";
 import type { Clock, TimerHandle } from "../scheduling/clock.js";
 import type { Job, JobData, JobInput, Queue, QueueContext } from "./types.js";
+import { validateJob } from "./validate-job.js";
 
 /** Options of {@link memoryQueue}. */
 export interface MemoryQueueOptions {
@@ -493,27 +494,6 @@ class MemoryQueue implements Queue {
     // A timer that fired early (real clocks may) just re-arms for the remaining time.
     this.#arm();
   };
-}
-
-function validateJob(job: JobInput | undefined, field: string): void {
-  const problem =
-    typeof job !== "object" || job === null
-      ? `an object { name, data, id?, runAt? }, received ${job === null ? "null" : typeof job}`
-      : typeof job.name !== "string" || job.name === ""
-        ? `name to be a non-empty string, received ${JSON.stringify(job.name) ?? "undefined"}`
-        : typeof job.data !== "object" || job.data === null || Array.isArray(job.data)
-          ? `data to be a JSON object, received ${job.data === null ? "null" : Array.isArray(job.data) ? "an array" : typeof job.data}`
-          : job.id !== undefined && (typeof job.id !== "string" || job.id === "")
-            ? `id to be a non-empty string when given, received ${JSON.stringify(job.id)}`
-            : job.runAt !== undefined &&
-                !(job.runAt instanceof Date && !Number.isNaN(job.runAt.getTime()))
-              ? "runAt to be a valid Date when given"
-              : undefined;
-  if (problem) {
-    throw new InvalidParamsError(`Expected ${field} to have ${problem}.`, [
-      { field, message: `expected ${problem}`, type: "type" },
-    ]);
-  }
 }
 
 /**

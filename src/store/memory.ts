@@ -35,6 +35,7 @@ import type { Message, MessageEngagementStatus } from "../messages/types.js";
 import type { RecipientReference } from "../recipients/types.js";
 import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
 import type { Workflow } from "../workflows/types.js";
+import { planAppend, planRemoval } from "./batches.js";
 import {
   type EngagementResult,
   type EngagementUpdate,
@@ -1350,61 +1351,14 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
 
     appendToBatch(input, now) {
       const openId = openBatches.get(input.key);
-      const open = openId === undefined ? undefined : batches.get(openId);
-      if (!open) {
-        const batch: StoredBatch = {
-          id: input.id,
-          key: input.key,
-          workflow: input.workflow,
-          step_ref: input.step_ref,
-          recipient: { collection: input.recipient.collection, id: input.recipient.id },
-          continuing_run_id: input.leading ? null : input.run_id,
-          leading_run_id: input.leading ? input.run_id : null,
-          status: "open",
-          opened_at: now,
-          closes_at: input.closes_at,
-          closes_by: input.closes_by,
-          items: input.item && !input.leading ? [input.item] : [],
-          closed_at: null,
-        };
-        const full = input.max_items !== null && batch.items.length >= input.max_items;
-        if (full) {
-          batch.status = "closed";
-          batch.closed_at = now;
-        }
-        return {
-          batch: writeBatch(batch),
-          role: input.leading ? "leading" : "opened",
-          closed: full,
-        };
-      }
-      // A retried job: the run is already part of this batch.
-      if (open.leading_run_id === input.run_id)
-        return { batch: open, role: "leading", closed: false };
-      if (open.continuing_run_id === input.run_id) {
-        return { batch: open, role: open.leading_run_id ? "continuing" : "opened", closed: false };
-      }
-      if (open.items.some((item) => item.run_id === input.run_id))
-        return { batch: open, role: "joined", closed: false };
-      const items = input.item ? [...open.items, input.item] : [...open.items];
-      const continuing = open.continuing_run_id === null;
-      let closesAt = open.closes_at;
-      if (input.slide_to !== null && Date.parse(input.slide_to) > Date.parse(closesAt)) {
-        closesAt =
-          open.closes_by !== null && Date.parse(input.slide_to) > Date.parse(open.closes_by)
-            ? open.closes_by
-            : input.slide_to;
-      }
-      const full = input.max_items !== null && items.length >= input.max_items;
-      const batch: StoredBatch = {
-        ...open,
-        items,
-        closes_at: closesAt,
-        continuing_run_id: continuing ? input.run_id : open.continuing_run_id,
-        status: full ? "closed" : "open",
-        closed_at: full ? now : null,
-      };
-      return { batch: writeBatch(batch), role: continuing ? "continuing" : "joined", closed: full };
+      const { write, result } = planAppend(
+        (openId === undefined ? undefined : batches.get(openId)) ?? null,
+        input,
+        now,
+      );
+      if (!write) return result;
+      const batch = writeBatch(write);
+      return { ...result, batch };
     },
 
     getBatch(id) {
@@ -1421,13 +1375,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     removeBatchItem(id, runId) {
       const batch = batches.get(id);
       if (!batch) return null;
-      if (batch.status !== "open") return batch;
-      const items = batch.items.filter((item) => item.run_id !== runId);
-      const handOver = batch.continuing_run_id === runId;
-      if (items.length === batch.items.length && !handOver) return batch;
-      // The continuing run left: the earliest remaining activity's run continues instead.
-      const continuing = handOver ? (items[0]?.run_id ?? null) : batch.continuing_run_id;
-      return writeBatch({ ...batch, items, continuing_run_id: continuing });
+      const next = planRemoval(batch, runId);
+      return next === batch ? batch : writeBatch(next);
     },
 
     countThrottle(key, windowEndsAt, now) {
