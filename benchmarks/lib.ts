@@ -69,12 +69,17 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Runs `file` (a benchmark script) in a fresh Node process with `args`, and returns the JSON of
- * the last `PART <json>` line it printed. Used where a figure (peak RSS) must be a process's own.
+ * Runs `file` (a benchmark script) in a fresh Node process with `nodeArgs` and `args`, and
+ * returns the JSON of the last line it printed that starts with `tag` (e.g. `RESULT`).
  */
-export async function runPart<T>(file: string, args: string[]): Promise<T> {
+export async function runTagged<T>(
+  file: string,
+  nodeArgs: readonly string[],
+  args: readonly string[],
+  tag: string,
+): Promise<T> {
   const { spawn } = await import("node:child_process");
-  const child = spawn(process.execPath, [...process.execArgv, file, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: process.env,
   });
@@ -87,10 +92,18 @@ export async function runPart<T>(file: string, args: string[]): Promise<T> {
   const line = out
     .split("\n")
     .reverse()
-    .find((l) => l.startsWith("PART "));
+    .find((l) => l.startsWith(`${tag} `));
   if (code !== 0 || !line)
     throw new Error(`${file} ${args.join(" ")} failed (exit ${code}):\n${out}`);
-  return JSON.parse(line.slice(5)) as T;
+  return JSON.parse(line.slice(tag.length + 1)) as T;
+}
+
+/**
+ * Runs `file` in a fresh Node process (with this one's Node options) and returns its `PART`
+ * figures. Used where a figure (peak RSS) must be a process's own.
+ */
+export function runPart<T>(file: string, args: string[]): Promise<T> {
+  return runTagged<T>(file, process.execArgv, args, "PART");
 }
 
 /** Prints a part's figures for {@link runPart}. */

@@ -3,31 +3,18 @@
  * writes `benchmarks/results/latest.json` (figures, machine, versions). `npm run bench -- fanout
  * latency` runs only the scenarios named.
  */
-import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ScenarioResult } from "./lib.js";
+import { runTagged, type ScenarioResult } from "./lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SCENARIOS = ["throughput", "fanout", "parked", "batching", "latency", "durable", "scaleout"];
 
-async function runScenario(name: string): Promise<ScenarioResult> {
+function runScenario(name: string): Promise<ScenarioResult> {
   const file = join(here, "scenarios", `${name}.ts`);
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", file], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: process.env,
-  });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    out += chunk;
-  });
-  const code: number = await new Promise((resolve) => child.on("close", resolve));
-  const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-  if (code !== 0 || !line) throw new Error(`scenario ${name} failed (exit ${code}):\n${out}`);
-  return JSON.parse(line.slice(7)) as ScenarioResult;
+  return runTagged<ScenarioResult>(file, ["--expose-gc", "--import", "tsx"], [], "RESULT");
 }
 
 function format(figures: Record<string, number> | undefined): string {

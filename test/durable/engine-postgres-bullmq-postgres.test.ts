@@ -3,6 +3,7 @@
  * engine-harness.ts.
  */
 import { vi } from "vitest";
+import { importEngineTests } from "./engine-files.js";
 import { closeDurableEngines } from "./engine-harness.js";
 
 vi.mock("../../src/testing/index.js", async (importOriginal) => {
@@ -16,18 +17,4 @@ vi.mock("../../src/testing/index.js", async (importOriginal) => {
 
 closeDurableEngines();
 
-await import("../engine/trigger.test.js");
-await import("../engine/fanout.test.js");
-await import("../engine/resources.test.js");
-await import("../engine/preferences.test.js");
-await import("../engine/steps.test.js");
-await import("../engine/flow.test.js");
-await import("../engine/clocks.test.js");
-await import("../engine/explain.test.js");
-await import("../engine/feed.test.js");
-await import("../engine/messages.test.js");
-await import("../engine/multi-day.test.js");
-await import("../engine/schedules.test.js");
-await import("../engine/sources.test.js");
-await import("../engine/windows.test.js");
-await import("../engine/invariants.test.js");
+await importEngineTests();

@@ -191,6 +191,7 @@ describe("engine.explain", () => {
     expect(ghost).toContain("[error] recipient user ghost was not found");
 
     await t.workflows.trigger("limited", { recipients: ["ada"] });
+    await t.idle();
     await t.workflows.trigger("limited", { recipients: ["ada"] });
     await t.idle();
     const [, throttled] = await explainAll("limited");
