@@ -199,8 +199,11 @@ export function nextScheduleOccurrence(
     return scheduledAt;
   }
   const anchor = scheduledAt ?? new Date(timing.inserted_at);
+  // `scheduled_at` itself may be the first occurrence (an inclusive bound), until something at
+  // or after it has fired: from then on every occurrence is strictly after the last.
+  const started = last !== null && scheduledAt !== null && last >= scheduledAt.getTime();
   const notBefore =
-    scheduledAt && scheduledAt.getTime() >= after.getTime() ? scheduledAt : undefined;
+    scheduledAt && !started && scheduledAt.getTime() >= after.getTime() ? scheduledAt : undefined;
   let best: Date | null = null;
   for (const rule of timing.repeats) {
     const next = nextOccurrence(rule, timeZone, after, {

@@ -142,6 +142,24 @@ describe("schedules.create", () => {
     });
   });
 
+  it("keeps firing when scheduled_at is itself an occurrence", async () => {
+    const { t } = engine();
+    await t.schedules.create({
+      workflow: "daily-digest",
+      recipients: [{ id: "u1", email: "u1@example.com" }],
+      repeats: [{ frequency: "daily", hours: 9 }],
+      scheduled_at: "2026-01-02T09:00:00Z",
+    });
+    const times: string[] = [];
+    t.on("message.sent", () => times.push(t.clock.now().toISOString()));
+    await t.clock.advanceTo("2026-01-04T10:00:00Z");
+    expect(times).toEqual([
+      "2026-01-02T09:00:00.000Z",
+      "2026-01-03T09:00:00.000Z",
+      "2026-01-04T09:00:00.000Z",
+    ]);
+  });
+
   it("starts a recurring schedule at scheduled_at and ends it at ending_at", async () => {
     const { t } = engine();
     await t.schedules.create({

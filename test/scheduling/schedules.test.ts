@@ -96,6 +96,42 @@ describe("nextScheduleOccurrence", () => {
     );
   });
 
+  it("walks on from a scheduled_at that is itself an occurrence, as the fire job calls it", () => {
+    fc.assert(
+      fc.property(
+        ruleArb,
+        fc.constantFrom(...ZONES),
+        fc.date({
+          min: new Date("2024-01-01T00:00:00Z"),
+          max: new Date("2028-01-01T00:00:00Z"),
+          noInvalidDate: true,
+        }),
+        (rule, tz, created) => {
+          // scheduled_at snapped onto one of the rule's own occurrences.
+          const first = nextOccurrence(rule, tz, created, { anchor: created });
+          if (!first) return;
+          let timing: ScheduleTiming = {
+            repeats: [rule],
+            scheduled_at: first.toISOString(),
+            ending_at: null,
+            last_occurrence_at: null,
+            inserted_at: created.toISOString(),
+          };
+          let next = nextScheduleOccurrence(timing, tz, created);
+          expect(next?.toISOString()).toBe(first.toISOString());
+          for (let fired = 0; fired < 5 && next; fired++) {
+            // The fire job: the occurrence fired, compute the next one after it.
+            timing = { ...timing, last_occurrence_at: next.toISOString() };
+            const after: Date = nextScheduleOccurrence(timing, tz, next) ?? new Date(Number.NaN);
+            expect(after.getTime()).toBeGreaterThan(next.getTime());
+            next = after;
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("fires a one-off once, at once when its time has passed", () => {
     const timing: ScheduleTiming = {
       repeats: [],
