@@ -14,11 +14,15 @@ const CONCURRENCY = 32;
 const total = TRIGGERS * RECIPIENTS;
 
 let sent = 0;
+let completed = 0;
 const engine = createEngine({
   workflows: [benchWorkflow],
   channels: benchChannels(() => {
     sent++;
   }),
+});
+engine.on("run.completed", () => {
+  completed++;
 });
 const ids = await seedRecipients(engine, RECIPIENTS);
 
@@ -29,8 +33,6 @@ for (let i = 0; i < TRIGGERS; i++) {
 await engine.idle();
 const elapsed = since(start);
 const runsPerSecond = total / (elapsed / 1000);
-const completed = (await engine.workflowRecipientRuns.list({ status: ["completed"], page_size: 1 }))
-  .entries.length;
 await engine.close();
 
 const queue = new PQueue({ concurrency: CONCURRENCY });
@@ -51,6 +53,6 @@ report({
   ],
   checks: [
     { check: `${total} emails sent`, ok: sent === total },
-    { check: "runs completed", ok: completed === 1 },
+    { check: `${total} runs completed`, ok: completed === total },
   ],
 });

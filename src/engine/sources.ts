@@ -319,129 +319,165 @@ export function sourcesNamespace(ctx: EngineContext) {
       if (!stored)
         throw new NotFoundError("source", id, "Define it with engine.sources.set(key, source).");
       const definition = stored.definition as unknown as Required<SourceDefinition>;
-      const result: ReceiveResult = { triggered: [], skipped: [], cancelled: [] };
+      const nothing: ReceiveResult = { triggered: [], skipped: [], cancelled: [] };
       const event = asKey(readPath(payload, definition.event_path));
-      if (event === null) return result;
+      if (event === null) return nothing;
       const actions = actionsOf(definition, event);
-      if (actions.length === 0) return result;
+      if (actions.length === 0) return nothing;
 
-      // A replayed call (same key, same payload) re-reads the same triggers without running them.
-      let replay = false;
-      if (idempotencyKey !== undefined) {
-        const now = ctx.clock.now();
-        const fingerprint = hashJson({ event, payload });
-        const claim = await ctx.store.claimIdempotencyKey(
-          `source:${hashJson([id, idempotencyKey])}`,
+      if (idempotencyKey === undefined) return runActions(ctx, id, event, actions, payload, null);
+      // The first call's result is stored under a second key once it finished: a replay (same
+      // key, same payload, within 24 hours) returns it as it was, and runs nothing again.
+      const now = ctx.clock.now();
+      const expires = new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString();
+      const fingerprint = hashJson({ event, payload });
+      const callKey = `source:${hashJson([id, idempotencyKey])}`;
+      const resultKey = `source-result:${hashJson([id, idempotencyKey])}`;
+      const claim = await ctx.store.claimIdempotencyKey(
+        callKey,
+        fingerprint,
+        {},
+        expires,
+        now.toISOString(),
+      );
+      if (!claim.claimed) {
+        if (claim.fingerprint !== fingerprint) throw new IdempotencyConflictError(idempotencyKey);
+        const stored = await ctx.store.claimIdempotencyKey(
+          resultKey,
           fingerprint,
           {},
-          new Date(now.getTime() + IDEMPOTENCY_WINDOW_MS).toISOString(),
+          expires,
           now.toISOString(),
         );
-        if (!claim.claimed) {
-          if (claim.fingerprint !== fingerprint) throw new IdempotencyConflictError(idempotencyKey);
-          replay = true;
-        }
+        if (!stored.claimed) return cloneJson(stored.result) as unknown as ReceiveResult;
+        // The first call did not finish: this one finishes in its place. Its triggers replay
+        // by their own idempotency keys (the same runs); its cancels run again.
+        await ctx.store.releaseIdempotencyKey(resultKey);
       }
+      let result: ReceiveResult;
+      try {
+        result = await runActions(ctx, id, event, actions, payload, idempotencyKey);
+      } catch (error) {
+        // A failing store or queue: forget the call, so that a retry runs it afresh.
+        if (claim.claimed) await ctx.store.releaseIdempotencyKey(callKey);
+        throw error;
+      }
+      await ctx.store.claimIdempotencyKey(
+        resultKey,
+        fingerprint,
+        result as unknown as Record<string, unknown>,
+        expires,
+        ctx.clock.now().toISOString(),
+      );
+      return result;
+    },
+  };
+}
 
-      const skip = (action: SourceAction, reason: string) => {
-        const entry = {
-          event,
-          workflow: action.workflow,
-          action: action.action ?? "trigger",
-          reason,
-        } as const;
-        result.skipped.push(entry);
-        ctx.emitter.emit("source.skipped", { source: id, ...entry });
-      };
-      const missing = (field: string, path: string) =>
-        `missing required field "${field}": nothing at "${path}" in the payload`;
+/**
+ * Runs an event's actions in order (see `receive`). Triggers made with an idempotency key get
+ * one derived from it and the action's position, so running the actions twice makes no run twice.
+ */
+async function runActions(
+  ctx: EngineContext,
+  id: string,
+  event: string,
+  actions: readonly SourceAction[],
+  payload: Record<string, unknown>,
+  idempotencyKey: string | null,
+): Promise<ReceiveResult> {
+  const result: ReceiveResult = { triggered: [], skipped: [], cancelled: [] };
+  const skip = (action: SourceAction, reason: string) => {
+    const entry = {
+      event,
+      workflow: action.workflow,
+      action: action.action ?? "trigger",
+      reason,
+    } as const;
+    result.skipped.push(entry);
+    ctx.emitter.emit("source.skipped", { source: id, ...entry });
+  };
+  const missing = (field: string, path: string) =>
+    `missing required field "${field}": nothing at "${path}" in the payload`;
 
-      for (const [index, action] of actions.entries()) {
-        try {
-          if (action.action === "cancel") {
-            const cancellationKey = asKey(readPath(payload, action.cancellation_key));
-            if (cancellationKey === null) {
-              skip(action, missing("cancellation_key", action.cancellation_key));
-              continue;
-            }
-            let recipients: RecipientReference[] | null = null;
-            if (action.recipients !== undefined) {
-              recipients = asRecipients(readPath(payload, action.recipients)) as
-                | RecipientReference[]
-                | null;
-              if (recipients === null) {
-                skip(action, missing("recipients", action.recipients));
-                continue;
-              }
-            }
-            if (!replay)
-              await cancelWorkflow(ctx, action.workflow, {
-                cancellation_key: cancellationKey,
-                ...(recipients ? { recipients } : {}),
-              });
-            result.cancelled.push({
-              event,
-              workflow: action.workflow,
-              cancellation_key: cancellationKey,
-            });
-            continue;
-          }
-          const recipients = asRecipients(readPath(payload, action.recipients));
+  for (const [index, action] of actions.entries()) {
+    try {
+      if (action.action === "cancel") {
+        const cancellationKey = asKey(readPath(payload, action.cancellation_key));
+        if (cancellationKey === null) {
+          skip(action, missing("cancellation_key", action.cancellation_key));
+          continue;
+        }
+        let recipients: RecipientReference[] | null = null;
+        if (action.recipients !== undefined) {
+          recipients = asRecipients(readPath(payload, action.recipients)) as
+            | RecipientReference[]
+            | null;
           if (recipients === null) {
             skip(action, missing("recipients", action.recipients));
             continue;
           }
-          const params: TriggerParams = { recipients };
-          if (action.actor !== undefined) {
-            const actor = readPath(payload, action.actor);
-            if (actor !== undefined && actor !== null)
-              params.actor = (
-                typeof actor === "number" ? String(actor) : actor
-              ) as RecipientRequest;
-          }
-          if (action.data !== undefined) {
-            const data = readPath(payload, action.data);
-            if (data !== undefined && data !== null && !isPlainObject(data)) {
-              skip(
-                action,
-                `expected an object at "${action.data}" for data, found ${describe(data)}`,
-              );
-              continue;
-            }
-            if (data) params.data = data;
-          }
-          if (action.tenant !== undefined) {
-            const tenant = readPath(payload, action.tenant);
-            if (tenant !== undefined && tenant !== null)
-              params.tenant = (typeof tenant === "number" ? String(tenant) : tenant) as
-                | string
-                | TenantRequest;
-          }
-          if (action.cancellation_key !== undefined) {
-            const cancellationKey = asKey(readPath(payload, action.cancellation_key));
-            if (cancellationKey !== null) params.cancellation_key = cancellationKey;
-          }
-          const triggered = await ctx.trigger(
-            action.workflow,
-            params,
-            idempotencyKey === undefined
-              ? undefined
-              : { idempotencyKey: `source:${hashJson([id, idempotencyKey, index])}` },
-            { type: "integration", source_key: id, source_event: event },
-          );
-          result.triggered.push({
-            event,
-            workflow: action.workflow,
-            workflow_run_id: triggered.workflow_run_id,
-          });
-        } catch (error) {
-          // A refused trigger or cancel (unknown or inactive workflow, invalid fields) skips this
-          // action; a failing store or queue is the caller's to see.
-          if (!(error instanceof CrierError) || error.code === "adapter_error") throw error;
-          skip(action, error.message);
         }
+        await cancelWorkflow(ctx, action.workflow, {
+          cancellation_key: cancellationKey,
+          ...(recipients ? { recipients } : {}),
+        });
+        result.cancelled.push({
+          event,
+          workflow: action.workflow,
+          cancellation_key: cancellationKey,
+        });
+        continue;
       }
-      return result;
-    },
-  };
+      const recipients = asRecipients(readPath(payload, action.recipients));
+      if (recipients === null) {
+        skip(action, missing("recipients", action.recipients));
+        continue;
+      }
+      const params: TriggerParams = { recipients };
+      if (action.actor !== undefined) {
+        const actor = readPath(payload, action.actor);
+        if (actor !== undefined && actor !== null)
+          params.actor = (typeof actor === "number" ? String(actor) : actor) as RecipientRequest;
+      }
+      if (action.data !== undefined) {
+        const data = readPath(payload, action.data);
+        if (data !== undefined && data !== null && !isPlainObject(data)) {
+          skip(action, `expected an object at "${action.data}" for data, found ${describe(data)}`);
+          continue;
+        }
+        if (data) params.data = data;
+      }
+      if (action.tenant !== undefined) {
+        const tenant = readPath(payload, action.tenant);
+        if (tenant !== undefined && tenant !== null)
+          params.tenant = (typeof tenant === "number" ? String(tenant) : tenant) as
+            | string
+            | TenantRequest;
+      }
+      if (action.cancellation_key !== undefined) {
+        const cancellationKey = asKey(readPath(payload, action.cancellation_key));
+        if (cancellationKey !== null) params.cancellation_key = cancellationKey;
+      }
+      const triggered = await ctx.trigger(
+        action.workflow,
+        params,
+        idempotencyKey === null
+          ? undefined
+          : { idempotencyKey: `source:${hashJson([id, idempotencyKey, index])}` },
+        { type: "integration", source_key: id, source_event: event },
+      );
+      result.triggered.push({
+        event,
+        workflow: action.workflow,
+        workflow_run_id: triggered.workflow_run_id,
+      });
+    } catch (error) {
+      // A refused trigger or cancel (unknown or inactive workflow, invalid fields) skips this
+      // action; a failing store or queue is the caller's to see.
+      if (!(error instanceof CrierError) || error.code === "adapter_error") throw error;
+      skip(action, error.message);
+    }
+  }
+  return result;
 }

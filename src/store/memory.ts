@@ -37,6 +37,7 @@ import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/r
 import type { Workflow } from "../workflows/types.js";
 import { planAppend, planRemoval } from "./batches.js";
 import {
+  type BatchItem,
   type EngagementResult,
   type EngagementUpdate,
   type IdempotencyClaim,
@@ -827,8 +828,18 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
 
   const sources = new Map<string, StoredSource>();
 
+  /**
+   * Stores a batch. Items it shares with the stored version (an append keeps every earlier one)
+   * are already frozen copies and are kept as they are: only new items are copied, so a batch of
+   * n items costs O(n) pointers per append, not n deep copies.
+   */
   function writeBatch(batch: StoredBatch): StoredBatch {
-    const frozen = freezeCopy(batch);
+    const previous = batches.get(batch.id);
+    const kept = new Set<BatchItem>(previous?.items);
+    const items = Object.freeze(
+      batch.items.map((item) => (kept.has(item) ? item : freezeCopy(item))),
+    );
+    const frozen = freezeWith(batch, "items", items);
     batches.set(batch.id, frozen);
     if (frozen.status === "open") openBatches.set(frozen.key, frozen.id);
     else if (openBatches.get(frozen.key) === frozen.id) openBatches.delete(frozen.key);

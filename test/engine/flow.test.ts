@@ -283,6 +283,8 @@ describe("batch", () => {
       recipients: ["u1"],
       data: { close_at: "2026-01-01T01:00:00Z" },
     });
+    // The first opens the batch before the second arrives (on any queue).
+    await t.idle();
     await t.workflows.trigger("digest", {
       recipients: ["u1"],
       data: { close_at: "2026-01-01T03:00:00Z" },

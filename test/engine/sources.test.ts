@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  CrierError,
   IdempotencyConflictError,
   InvalidParamsError,
+  memoryStore,
   NotFoundError,
   type SourceSkippedEvent,
   type WorkflowInput,
@@ -198,6 +200,53 @@ describe("sources.receive", () => {
     await t.sources.receive("segment", shipped, { idempotencyKey: "evt-2" });
     await t.clock.advance("1h");
     expect(t.outbox).toHaveLength(1);
+  });
+
+  it("replays the first call's result as it was, even when the engine would now answer otherwise", async () => {
+    const { t, skipped } = await engine();
+    await t.workflows.setActive("order-placed", false);
+    const payload = track("Order Placed", { order_id: "o-1" });
+    const first = await t.sources.receive("segment", payload, { idempotencyKey: "evt-9" });
+    expect(first.skipped).toHaveLength(1);
+    expect(skipped).toHaveLength(1);
+    await t.workflows.setActive("order-placed", true);
+    // Within 24 hours the same call answers what it answered, runs nothing, and emits nothing.
+    expect(await t.sources.receive("segment", payload, { idempotencyKey: "evt-9" })).toEqual(first);
+    expect(skipped).toHaveLength(1);
+    await t.idle();
+    expect((await t.workflowRecipientRuns.list()).entries).toEqual([]);
+    // After 24 hours the key is free again.
+    await t.clock.advance("25h");
+    const later = await t.sources.receive("segment", payload, { idempotencyKey: "evt-9" });
+    expect(later.triggered).toHaveLength(1);
+  });
+
+  it("forgets a call that failed in the store, so a retry runs it", async () => {
+    const store = memoryStore();
+    let failing = true;
+    const flaky = new Proxy(store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (name === "createWorkflowRun" && typeof value === "function")
+          return (...args: unknown[]) => {
+            if (failing) throw new CrierError("adapter_error", "[crier] [store:test] down");
+            return value.apply(target, args);
+          };
+        return value;
+      },
+    });
+    const t = createTestEngine({ workflows: [orderPlaced], store: flaky });
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.sources.set("segment", {
+      events: { "Order Placed": { workflow: "order-placed", recipients: "userId" } },
+    });
+    const payload = track("Order Placed", { order_id: "o-1" });
+    await expect(
+      t.sources.receive("segment", payload, { idempotencyKey: "evt-7" }),
+    ).rejects.toMatchObject({ code: "adapter_error" });
+    failing = false;
+    const retried = await t.sources.receive("segment", payload, { idempotencyKey: "evt-7" });
+    expect(retried.triggered).toHaveLength(1);
   });
 
   it("rejects an unknown source or a payload that is not an object", async () => {
