@@ -18,7 +18,7 @@ import { recipientTimeZone } from "../scheduling/repeat.js";
 import { log, type Outcome, type RunState, scopeOf, skip } from "../steps/run.js";
 import { USERS_COLLECTION } from "../store/types.js";
 import type { ChannelInstruction } from "../workflows/compile.js";
-import type { RunEvent } from "../workflows/run-types.js";
+import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
 import { renderTemplate } from "./templates.js";
 import type { ChannelConfig, DeliveryResult, OutboundMessage } from "./types.js";
@@ -222,8 +222,15 @@ export async function executeChannelStep(
     );
     const entries = await attemptDelivery(ctx, channel, stored, outbound, 1);
     state.events.push(...entries);
+    // A message given up on is one of the run's errors (`error_count`, `has_errors`).
+    if (entries.some(isUndelivered))
+      state.patch.error_count = (state.patch.error_count ?? state.run.error_count) + 1;
   }
   return next;
+}
+
+function isUndelivered(entry: RunEvent): boolean {
+  return entry.event === "message_undelivered";
 }
 
 /** The job that makes delivery attempt `attempt` of a message at `runAt`. */
@@ -449,5 +456,22 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
     attempt,
   );
   const entries = await attemptDelivery(ctx, channel, message, outbound, attempt);
+  if (!entries.some(isUndelivered)) {
+    await ctx.store.appendRunEvents(run.id, entries);
+    return;
+  }
+  // Given up on: count the error on the run with its log entries, in one compare-and-set
+  // (re-read when the run's own job moved it meanwhile).
+  let current: WorkflowRecipientRun | null = run;
+  for (let tries = 0; current && tries < 5; tries++) {
+    const written = await ctx.store.updateRecipientRun(
+      current.id,
+      current.version,
+      { error_count: current.error_count + 1, updated_at: ctx.clock.now().toISOString() },
+      entries,
+    );
+    if (written) return;
+    current = await ctx.store.getRecipientRun(run.id);
+  }
   await ctx.store.appendRunEvents(run.id, entries);
 }

@@ -542,7 +542,7 @@ async function finish(
     cursor,
     updated_at: state.now.toISOString(),
   };
-  if (errors > 0) patch.error_count = run.error_count + errors;
+  if (errors > 0) patch.error_count = (state.patch.error_count ?? run.error_count) + errors;
   if (state.dataChanged) patch.data = cloneJson(state.data);
   const written = await ctx.store.updateRecipientRun(run.id, version, patch, state.events);
   if (!written) return;

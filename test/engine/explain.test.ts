@@ -240,6 +240,48 @@ describe("engine.explain", () => {
 });
 
 describe("workflowRecipientRuns.list filters", () => {
+  it("counts a message given up on as the run's error: has_errors finds it", async () => {
+    // Three attempts in all, every one failing.
+    const t = engine(3);
+    await t.users.update("ada", { email: "ada@example.com" });
+    await t.users.update("bob", { email: "bob@example.com" });
+    await t.workflows.trigger("onboarding", { recipients: ["ada"] });
+    await t.clock.advance("2h");
+    const [ada] = (await t.workflowRecipientRuns.list({ recipient: "ada" })).entries;
+    expect(ada?.error_count).toBe(1);
+    expect((await t.messages.list({ status: ["undelivered"] })).items).toHaveLength(1);
+    const withErrors = await t.workflowRecipientRuns.list({ has_errors: true });
+    expect(withErrors.entries.map((r) => r.id)).toEqual([ada?.id]);
+    // The delivery attempts and the error are in its log, counted once.
+    const log = (await t.workflowRecipientRuns.get(ada?.id ?? "")).events ?? [];
+    expect(log.filter((e) => e.event === "message_undelivered")).toHaveLength(1);
+    await t.workflows.trigger("onboarding", { recipients: ["bob"] });
+    await t.clock.advance("2h");
+    expect((await t.workflowRecipientRuns.list({ has_errors: false })).entries).toHaveLength(1);
+  });
+
+  it("pages runs with after and before cursors, newest first", async () => {
+    const t = engine(0);
+    for (const id of ["a", "b", "c", "d", "e"]) {
+      await t.users.update(id, { email: `${id}@example.com` });
+      await t.workflows.trigger("onboarding", { recipients: [id] });
+      await t.idle();
+    }
+    const first = await t.workflowRecipientRuns.list({ page_size: 2 });
+    expect(first.entries.map((r) => r.recipient)).toEqual(["e", "d"]);
+    const second = await t.workflowRecipientRuns.list({
+      page_size: 2,
+      after: first.page_info.after,
+    });
+    expect(second.entries.map((r) => r.recipient)).toEqual(["c", "b"]);
+    const back = await t.workflowRecipientRuns.list({
+      page_size: 2,
+      before: second.page_info.before,
+    });
+    expect(back.entries.map((r) => r.recipient)).toEqual(["e", "d"]);
+    expect(back.page_info.before).toBeNull();
+  });
+
   it("filters by Knock's parameters and rejects bad ones, naming each", async () => {
     const t = engine(0);
     await t.users.update("ada", { email: "ada@example.com" });
@@ -259,6 +301,7 @@ describe("workflowRecipientRuns.list filters", () => {
     expect(await list({ ending_at: "2026-01-01T01:00:00Z" })).toEqual([["ada", "completed"]]);
     expect(await list({ has_errors: true })).toEqual([]);
     expect(await list({ workflow: "other" })).toEqual([]);
+    expect(await list({ workflow: "onboarding" })).toHaveLength(2);
 
     const error = await t.workflowRecipientRuns
       .list({
