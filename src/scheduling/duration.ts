@@ -5,7 +5,7 @@
  * All calendar arithmetic is in UTC, so the result never depends on the process's timezone or its
  * daylight-saving rules: a day is always 24 hours, and "one month later" is the same UTC
  * day-of-month and time of day in the next month (clamped to that month's last day). Timezone-aware
- * arithmetic (schedules, send windows) lives elsewhere and goes through date-fns-tz.
+ * arithmetic (schedules, delay window rules, send windows) is in `repeat.ts` and `windows.ts`.
  *
  * @module
  */
