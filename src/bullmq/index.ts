@@ -1,5 +1,5 @@
 /**
- * `crier/bullmq`: the {@link Queue} on BullMQ, with Redis or BullMQ's PostgreSQL backend. `bullmq`
+ * `crier/bullmq`: the `Queue` (from `crier`) on BullMQ, with Redis or BullMQ's PostgreSQL backend. `bullmq`
  * (and `ioredis` or `pg`) are optional peer dependencies, loaded only when a queue starts.
  *
  * @module

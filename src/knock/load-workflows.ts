@@ -216,6 +216,9 @@ function sourceOf(field: string, reading: Reading, fallback: string): string {
 }
 
 /** A copy of `value` with every `name@` field replaced by `name` and its file's content. */
+/** The key knock-cli keeps read-only fields under. */
+const READONLY = "__readonly";
+
 async function resolveFiles(
   value: unknown,
   path: string,
@@ -231,6 +234,8 @@ async function resolveFiles(
   if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [name, inner] of Object.entries(value)) {
+    // knock-cli's read-only fields, at any depth (a step's, a template's): not part of a definition.
+    if (name === READONLY) continue;
     if (!name.endsWith(FILE_MARKER) || name.length === 1) {
       out[name] = await resolveFiles(inner, joinPath(path, name), origin, reading);
       continue;

@@ -14,6 +14,7 @@ export interface QueryResultLike<R> {
 
 /** A client checked out of a pool: `pg.PoolClient` has this shape. */
 export interface PgClientLike {
+  /** Runs one statement with `$1`, `$2`… bound to `values`. */
   query(text: string, values?: unknown[]): Promise<QueryResultLike<any>>;
   /** Returns the client to its pool; a truthy argument destroys it instead (a broken connection). */
   release(destroy?: boolean | Error): void;
@@ -24,8 +25,11 @@ export interface PgClientLike {
  * as a pool from `pg-pool`); crier never calls `end()` on a pool it was given.
  */
 export interface PgPoolLike {
+  /** Runs one statement on any free connection, `$1`, `$2`… bound to `values`. */
   query(text: string, values?: unknown[]): Promise<QueryResultLike<any>>;
+  /** Checks out one connection (for a transaction); the store releases it. */
   connect(): Promise<PgClientLike>;
+  /** Closes every connection (only on a pool the store made itself). */
   end(): Promise<void>;
 }
 

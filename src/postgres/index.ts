@@ -1,5 +1,5 @@
 /**
- * `crier/postgres`: the {@link Store} on PostgreSQL. `pg` is an optional peer dependency, loaded
+ * `crier/postgres`: the `Store` (from `crier`) on PostgreSQL. `pg` is an optional peer dependency, loaded
  * only when a store is made from a connection string.
  *
  * @module

@@ -306,6 +306,26 @@ describe("loadKnockWorkflows on bad folders", () => {
   const window = { batch_window: { unit: "minutes", value: 5 } };
   const markdown = { "markdown_body@": "in_app_feed_1/markdown_body.md" };
 
+  it("drops __readonly at any depth, as knock-cli does", async () => {
+    const root = await folder({
+      "digest/workflow.json": {
+        ...digest(window, { markdown_body: "Hi", __readonly: { sha: "abc" } }),
+        steps: [
+          {
+            ref: "in_app_feed_1",
+            type: "channel",
+            channel_key: "in-app",
+            template: { markdown_body: "Hi", __readonly: { sha: "abc" } },
+            __readonly: { channel_type: "in_app_feed" },
+          },
+        ],
+      },
+    });
+    const [workflow] = await loadKnockWorkflows(root);
+    expect(JSON.stringify(workflow)).not.toContain("__readonly");
+    expect(workflow?.steps[0]).toMatchObject({ template: { markdown_body: "Hi" } });
+  });
+
   it("names the file and the line of malformed JSON", async () => {
     const root = await folder({
       "broken/workflow.json": '{\n  "name": "Broken"\n  "steps": []\n}\n',
