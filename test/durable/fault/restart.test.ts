@@ -1,12 +1,20 @@
 /**
  * Fault tests with real processes: the datastores restart under a running worker. Each test has a
- * server of its own (the shared ones serve other test files meanwhile).
+ * server of its own (the shared ones serve other test files meanwhile), so each needs the server's
+ * binaries even when DATABASE_URL / REDIS_URL name shared servers: without them it is skipped,
+ * saying why (CI installs them, so there these tests always run).
  */
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import type { WorkflowInput } from "../../../src/index.js";
 import { uniqueName } from "../helpers.js";
-import { startPostgres, startRedis, type TestServer } from "../servers.js";
+import {
+  postgresUnavailable,
+  redisUnavailable,
+  startPostgres,
+  startRedis,
+  type TestServer,
+} from "../servers.js";
 import { runStatuses, sendLog, startWorker, type WorkerProcess, waitUntil } from "./harness.js";
 
 const servers: TestServer[] = [];
@@ -47,7 +55,14 @@ const recipients = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ id: `u${i}`, email: `u${i}@example.com` }));
 
 describe("durable adapters when a datastore restarts", () => {
-  it("loses nothing when Redis (with its AOF) restarts while runs are parked and running", async () => {
+  it("loses nothing when Redis (with its AOF) restarts while runs are parked and running", async (ctx) => {
+    // Skipped, with the reason printed beside it, when redis-server is not installed: this test
+    // must stop and start a server of its own, which REDIS_URL's server cannot stand in for.
+    const missing = redisUnavailable();
+    ctx.skip(
+      missing !== null,
+      `${missing}: this test restarts a Redis of its own (REDIS_URL's cannot stand in); install redis-server to run it`,
+    );
     const redis = await startRedis({ persistent: true });
     servers.push(redis);
     const log = sendLog();
@@ -86,7 +101,14 @@ describe("durable adapters when a datastore restarts", () => {
     }
   }, 120_000);
 
-  it("loses nothing when PostgreSQL (the store) restarts while runs are being processed", async () => {
+  it("loses nothing when PostgreSQL (the store) restarts while runs are being processed", async (ctx) => {
+    // Skipped, with the reason printed beside it, when initdb is not installed: this test must
+    // stop and start a server of its own, which DATABASE_URL's server cannot stand in for.
+    const missing = postgresUnavailable();
+    ctx.skip(
+      missing !== null,
+      `${missing}: this test restarts a PostgreSQL of its own (DATABASE_URL's cannot stand in); install postgresql to run it`,
+    );
     const postgres = await startPostgres();
     servers.push(postgres);
     const log = sendLog();
