@@ -18,6 +18,14 @@ export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<QueryResultLike<any>>;
   /** Returns the client to its pool; a truthy argument destroys it instead (a broken connection). */
   release(destroy?: boolean | Error): void;
+  /**
+   * `pg.PoolClient` is an event emitter: while a client is checked out, the store listens for its
+   * `error` event (a connection the server ended between two statements), so that the event is
+   * never unhandled.
+   */
+  on?(event: "error", listener: (error: Error) => void): unknown;
+  /** Stops listening (when the client goes back to its pool). */
+  removeListener?(event: "error", listener: (error: Error) => void): unknown;
 }
 
 /**
@@ -92,10 +100,14 @@ export class Db implements Queryable {
       this.#ready = (async () => {
         const pool = await this.#getPool();
         const client = await this.#connect(pool, "migrate");
+        let broken = false;
         try {
           await migrate(client, this.schema);
+        } catch (error) {
+          broken = brokenConnection(error);
+          throw wrap(error, "migration");
         } finally {
-          client.release();
+          client.release(broken);
         }
         return pool;
       })();
@@ -110,7 +122,7 @@ export class Db implements Queryable {
   async #connect(pool: PgPoolLike, operation: string): Promise<PgClientLike> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await pool.connect();
+        return guardCheckedOut(await pool.connect());
       } catch (error) {
         if (!connectionRefused(error) || attempt >= this.#connectAttempts) {
           throw wrap(error, operation);
@@ -163,6 +175,31 @@ export class Db implements Queryable {
       throw error instanceof CrierError ? error : wrap(error, "transaction");
     }
   }
+}
+
+/**
+ * A checked-out client with a listener for its `error` event until it is released. `pg`'s pool
+ * listens only to idle clients; a checked-out client whose connection the server ends while no
+ * statement is running on it (PostgreSQL restarting: "terminating connection due to
+ * administrator command") emits `error`, and an `error` event without a listener would crash the
+ * process. With this one, the client's next statement fails instead (its connection is gone: the
+ * job is retried), and the client is destroyed on release rather than pooled.
+ */
+function guardCheckedOut(client: PgClientLike): PgClientLike {
+  const { on, removeListener } = client;
+  if (typeof on !== "function" || typeof removeListener !== "function") return client;
+  let lost = false;
+  const onError = () => {
+    lost = true;
+  };
+  on.call(client, "error", onError);
+  return {
+    query: (text, values) => client.query(text, values),
+    release(destroy) {
+      removeListener.call(client, "error", onError);
+      client.release(destroy || lost);
+    },
+  };
 }
 
 /** Whether the error left the connection unusable (it is then destroyed, not pooled). */

@@ -11,7 +11,7 @@ import { renderTemplate } from "../channels/templates.js";
 import { readPath } from "../conditions/evaluate.js";
 import type { EngineContext } from "../engine/context.js";
 import { runJob } from "../engine/fanout.js";
-import type { JobData } from "../queue/types.js";
+import type { JobData, JobInput } from "../queue/types.js";
 import { refToKey, toScopeRecipient } from "../recipients/identify.js";
 import { addDuration, isDuration } from "../scheduling/duration.js";
 import type { StoredBatch } from "../store/types.js";
@@ -115,13 +115,7 @@ export async function executeBatch(
   );
   const { batch } = result;
   const scheduleClose = async () => {
-    const at = result.closed ? state.now : new Date(batch.closes_at);
-    await ctx.queue.add({
-      name: "batch_close",
-      id: `batch:${batch.id}:${batch.closes_at}:${result.closed ? "full" : "due"}`,
-      data: { batch_id: batch.id },
-      runAt: at,
-    });
+    await ctx.queue.add(batchCloseJob(batch, result.closed ? state.now : null));
   };
   switch (result.role) {
     case "leading":
@@ -150,6 +144,29 @@ export async function executeBatch(
 }
 
 /**
+ * The job that closes `batch`: when it is due (at `closes_at`), or, with `fullAt`, at once because
+ * it filled up. Its id names the batch and its closing time, so adding it again is a no-op.
+ */
+function batchCloseJob(batch: StoredBatch, fullAt: Date | null): JobInput {
+  return {
+    name: "batch_close",
+    id: `batch:${batch.id}:${batch.closes_at}:${fullAt ? "full" : "due"}`,
+    data: { batch_id: batch.id },
+    runAt: fullAt ?? new Date(batch.closes_at),
+  };
+}
+
+/**
+ * @internal Enqueues the job that closes the batch a run is parked on, if the batch is still
+ * open (for a redelivered job, whose first run may have died before enqueueing it). A no-op
+ * when the job is already there.
+ */
+export async function ensureBatchClose(ctx: EngineContext, batchId: string): Promise<void> {
+  const batch = await ctx.store.getBatch(batchId);
+  if (batch?.status === "open") await ctx.queue.add(batchCloseJob(batch, null));
+}
+
+/**
  * @internal Handles a `batch_close` job: closes a due batch and resumes its continuing run (the
  * run that opened it, or, when that one was cancelled, the earliest remaining activity's run).
  */
@@ -168,12 +185,7 @@ export async function processBatchClose(
       // A sliding window moved on: close it when it is due.
       const current = await ctx.store.getBatch(id);
       if (current?.status === "open") {
-        await ctx.queue.add({
-          name: "batch_close",
-          id: `batch:${id}:${current.closes_at}:due`,
-          data: { batch_id: id },
-          runAt: new Date(current.closes_at),
-        });
+        await ctx.queue.add(batchCloseJob(current, null));
         return;
       }
       if (!current) return;

@@ -38,7 +38,7 @@ import type {
   WorkflowRecipientRun,
   WorkflowRun,
 } from "../workflows/run-types.js";
-import { type BatchScope, executeBatch, loadBatchScope } from "./batch.js";
+import { type BatchScope, ensureBatchClose, executeBatch, loadBatchScope } from "./batch.js";
 import { executeHttpFetch } from "./http-fetch.js";
 import { executeThrottle } from "./throttle.js";
 import { executeTriggerWorkflow } from "./trigger-workflow.js";
@@ -85,9 +85,15 @@ export async function processRun(
   const runId = String(job.run_id);
   const jobCursor = Number(job.cursor ?? 0);
   const run = await ctx.store.getRecipientRun(runId);
-  // Done, cancelled, or already past this job's cursor (a duplicate delivery): nothing to do.
-  if (!run || run.status === "completed" || run.status === "cancelled" || run.cursor !== jobCursor)
+  // Done or cancelled: nothing to do.
+  if (!run || run.status === "completed" || run.status === "cancelled") return;
+  if (run.cursor !== jobCursor) {
+    // Already past this job's cursor: a duplicate delivery, or the retry of the job that parked
+    // the run, which may have died (or failed) after writing the run and before enqueueing what
+    // wakes it. That is enqueued again (a no-op when it is there); nothing else is done.
+    if (run.status === "paused") await ensureWake(ctx, run);
     return;
+  }
   const [workflowRun, current] = await Promise.all([
     ctx.store.getWorkflowRun(run.workflow_run_id),
     ctx.store.getWorkflow(run.workflow),
@@ -515,6 +521,15 @@ async function park(
     status: "paused",
     cursor: outcome.next,
     updated_at: state.now.toISOString(),
+    // What wakes the run, kept with it: see ensureWake.
+    wake:
+      outcome.kind === "wait"
+        ? {
+            cursor: outcome.next,
+            at: outcome.until.toISOString(),
+            job_suffix: outcome.jobSuffix ?? null,
+          }
+        : null,
   };
   if (state.dataChanged) patch.data = cloneJson(state.data);
   const written = await ctx.store.updateRecipientRun(run.id, version, patch, state.events);
@@ -524,6 +539,22 @@ async function park(
   for (const after of state.afterWrite) await after();
   for (const emit of state.deferred) emit();
   emitStatus(state, "run.paused", "paused");
+}
+
+/**
+ * Enqueues again what wakes a parked run: its resume job when it waits (a delay, a send window, a
+ * fetch retry), or the close job of the batch it waits on. Both have ids derived from the run or
+ * the batch, so when the first enqueue happened this is a no-op.
+ */
+async function ensureWake(ctx: EngineContext, run: WorkflowRecipientRun): Promise<void> {
+  const wake = run.wake;
+  if (wake && wake.cursor === run.cursor) {
+    await ctx.queue.add(
+      runJob(run.id, wake.cursor, new Date(wake.at), wake.job_suffix ?? undefined),
+    );
+  } else if (run.batch_id) {
+    await ensureBatchClose(ctx, run.batch_id);
+  }
 }
 
 async function finish(

@@ -109,6 +109,13 @@ export interface WorkflowRecipientRun {
   step_attempt?: number;
   /** The batch this run waits on or continues with (set by a batch step). */
   batch_id?: string | null;
+  /**
+   * The job that resumes this run when it parks on a wait (a delay, a send window, a fetch
+   * retry): the cursor it resumes at, when, and its id's suffix. Written with the park, so that a
+   * redelivered job can enqueue it again if the job that parked the run died (or failed) after
+   * the write and before the enqueue. Null when the run parked on a batch.
+   */
+  wake?: { cursor: number; at: string; job_suffix: string | null } | null;
   inserted_at: string;
   updated_at: string;
   /** Filled by `workflowRecipientRuns.get`; absent in lists. */

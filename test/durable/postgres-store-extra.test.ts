@@ -100,4 +100,50 @@ describe("postgresStore", () => {
     expect((error as Error).cause).toBeInstanceOf(Error);
     await store.close?.();
   });
+  it("survives the server ending a checked-out connection between two statements (a restart): that call fails, the next works", async () => {
+    const schema = schemaName("lost");
+    const own = new pg.Pool({ connectionString: inject("databaseUrl"), max: 2 });
+    own.on("error", () => {});
+    let terminated = false;
+    let listeners = -1;
+    // A pool whose first checked-out session the server ends right after its first statement,
+    // while nothing runs on it: "terminating connection due to administrator command", as when
+    // PostgreSQL restarts. pg emits that as the client's `error` event, which would crash the
+    // process if nobody listened (pg's pool listens only to idle clients).
+    const pool = {
+      query: (text: string, values?: unknown[]) => own.query(text, values),
+      end: () => own.end(),
+      async connect() {
+        const client = await own.connect();
+        return {
+          on: (event: "error", listener: (error: Error) => void) => client.on(event, listener),
+          removeListener: (event: "error", listener: (error: Error) => void) =>
+            client.removeListener(event, listener),
+          release: (destroy?: boolean | Error) => client.release(destroy),
+          async query(text: string, values?: unknown[]) {
+            const result = await client.query(text, values);
+            if (!terminated) {
+              terminated = true;
+              listeners = client.listenerCount("error");
+              const ended = new Promise((resolve) => client.once("end", resolve));
+              const pid = (client as unknown as { processID: number }).processID;
+              await own.query("SELECT pg_terminate_backend($1)", [pid]);
+              await ended;
+            }
+            return result;
+          },
+        };
+      },
+    };
+    try {
+      const store = postgresStore({ pool, schema });
+      const error = await Promise.resolve(store.getRecipient(u1)).catch((e: unknown) => e);
+      expect(terminated).toBe(true);
+      expect(listeners).toBe(1); // the store's, for as long as the client is checked out
+      expect(error).toBeInstanceOf(CrierError);
+      expect(await store.getRecipient(u1)).toBeNull();
+    } finally {
+      await own.end();
+    }
+  });
 });

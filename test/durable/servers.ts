@@ -4,11 +4,16 @@
  *
  * Commands follow ENVIRONMENT.md: PostgreSQL's `initdb`/`pg_ctl` (as the `postgres` user when run as
  * root, since initdb refuses root), and `redis-server` daemonized without persistence unless asked.
+ * Nothing else is needed: Redis is pinged and shut down over its own protocol, not `redis-cli`.
+ *
+ * With `DATABASE_URL` / `REDIS_URL` set, the shared servers are not started (global-setup.ts), so
+ * these binaries may be absent; tests that need a server of their own to stop and restart ask
+ * {@link postgresUnavailable} / {@link redisUnavailable} first and skip, saying why.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -34,22 +39,63 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** PostgreSQL's bin folder: where `initdb` is on PATH, else the newest under /usr/lib/postgresql. */
-function postgresBin(): string {
+/** The first folder on PATH holding `file`, or null. */
+function onPath(file: string): string | null {
   for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (dir && existsSync(join(dir, "initdb"))) return dir;
+    if (dir && existsSync(join(dir, file))) return dir;
   }
+  return null;
+}
+
+/** PostgreSQL's bin folder: where `initdb` is on PATH, else the newest under /usr/lib/postgresql. */
+function findPostgresBin(): string | null {
+  const onPathDir = onPath("initdb");
+  if (onPathDir) return onPathDir;
   const root = "/usr/lib/postgresql";
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => existsSync(join(root, v, "bin", "initdb")))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return join(root, versions[0], "bin");
-  }
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], "bin") : null;
+}
+
+function postgresBin(): string {
+  const bin = findPostgresBin();
+  if (bin) return bin;
   throw new Error(
     "Expected PostgreSQL's initdb on PATH or under /usr/lib/postgresql/*/bin, found neither. " +
-      "Install it (apt-get install -y postgresql) or set DATABASE_URL to a server to use.",
+      "Install it (apt-get install -y postgresql), or set DATABASE_URL to a server for the tests to use " +
+      "(the tests that stop and restart a server of their own are then skipped).",
   );
+}
+
+/** `redis-server`'s path on PATH. */
+function redisServerBin(): string {
+  const dir = onPath("redis-server");
+  if (dir) return join(dir, "redis-server");
+  throw new Error(
+    "Expected redis-server on PATH, found none. Install it (apt-get install -y redis-server), " +
+      "or set REDIS_URL to a server for the tests to use " +
+      "(the tests that stop and restart a server of their own are then skipped).",
+  );
+}
+
+/**
+ * Why {@link startPostgres} cannot run on this machine, or null when it can: for tests that need
+ * a server of their own to stop, which skip with this reason.
+ */
+export function postgresUnavailable(): string | null {
+  return findPostgresBin()
+    ? null
+    : "PostgreSQL's initdb is neither on PATH nor under /usr/lib/postgresql/*/bin";
+}
+
+/**
+ * Why {@link startRedis} cannot run on this machine, or null when it can: for tests that need a
+ * server of their own to stop, which skip with this reason.
+ */
+export function redisUnavailable(): string | null {
+  return onPath("redis-server") ? null : "redis-server is not on PATH";
 }
 
 /** Runs a PostgreSQL tool, as the postgres user when this process is root. */
@@ -75,6 +121,7 @@ export interface TestServer {
 
 /** Starts a PostgreSQL server on a free port in a new temporary folder. */
 export async function startPostgres(): Promise<TestServer> {
+  postgresBin(); // before making a folder: says what to install, or to set DATABASE_URL
   const dir = await mkdtemp(join(tmpdir(), "crier-pg-"));
   if (isRoot) {
     await exec("chown", ["postgres:postgres", dir]);
@@ -126,13 +173,31 @@ export async function startPostgres(): Promise<TestServer> {
   };
 }
 
+/**
+ * Sends one inline command to the Redis server on 127.0.0.1:`port` and resolves with its first
+ * reply line ("+PONG"), or null when nothing answered within a second (refused, closed, silent).
+ */
+function redisCommand(port: number, command: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    let reply = "";
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (value: string | null) => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setTimeout(1_000, () => done(null));
+    socket.on("error", () => done(null));
+    socket.on("close", () => done(reply.includes("\r\n") ? reply.split("\r\n")[0]! : null));
+    socket.on("data", (chunk) => {
+      reply += chunk.toString("utf8");
+      if (reply.includes("\r\n")) done(reply.split("\r\n")[0]!);
+    });
+    socket.on("connect", () => socket.write(`${command}\r\n`));
+  });
+}
+
 async function redisPing(port: number): Promise<boolean> {
-  try {
-    const { stdout } = await exec("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "ping"]);
-    return stdout.trim() === "PONG";
-  } catch {
-    return false;
-  }
+  return (await redisCommand(port, "PING")) === "+PONG";
 }
 
 /**
@@ -141,13 +206,14 @@ async function redisPing(port: number): Promise<boolean> {
  * (what BullMQ asks of a production Redis).
  */
 export async function startRedis(options: { persistent?: boolean } = {}): Promise<TestServer> {
+  const server = redisServerBin(); // before making a folder: says what to install, or to set REDIS_URL
   const dir = await mkdtemp(join(tmpdir(), "crier-redis-"));
   const port = await freePort();
   const persistence = options.persistent
     ? ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
     : ["--save", "", "--appendonly", "no"];
   const start = async () => {
-    await exec("redis-server", [
+    await exec(server, [
       "--bind",
       "127.0.0.1",
       "--port",
@@ -173,9 +239,8 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
   };
   const halt = async () => {
     // SHUTDOWN without SAVE: persistence (when on) is the AOF, already synced.
-    await exec("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "shutdown", "nosave"]).catch(
-      () => {},
-    );
+    // The server closes the connection without a reply when it shuts down.
+    await redisCommand(port, "SHUTDOWN NOSAVE");
     const deadline = Date.now() + 10_000;
     while (await redisPing(port)) {
       if (Date.now() > deadline) break;

@@ -289,3 +289,84 @@ describe("engine invariants", () => {
       expect(written, method).toContain(method);
   });
 });
+
+describe("a job that dies after parking its run, before enqueueing what wakes it", () => {
+  it("enqueues it when the job is retried: delayed and batched runs still resume (and a fetch retry)", async () => {
+    // The first add of every wake-up job (a delayed run job, a batch close) fails, as when the
+    // process dies, or the queue's datastore restarts, just after the store wrote the parked run.
+    const inner = memoryQueue({ concurrency: 8 });
+    const refused: string[] = [];
+    const kinds: string[] = [];
+    const wakeUp = (job: JobInput) =>
+      job.name === "batch_close" || (job.name === "run" && job.runAt !== undefined);
+    const queue: Queue = {
+      name: "failing-once",
+      start: (context) => inner.start(context),
+      add: async (job: JobInput) => {
+        if (wakeUp(job) && !refused.includes(job.id ?? "")) {
+          refused.push(job.id ?? "");
+          kinds.push(`${job.name} ${JSON.stringify(job.data)}`);
+          throw new Error("the queue's datastore is restarting");
+        }
+        await inner.add(job);
+      },
+      addBulk: (jobs) => inner.addBulk(jobs),
+      remove: (id) => inner.remove(id),
+      idle: () => inner.idle(),
+      close: () => inner.close(),
+    };
+    let fetches = 0;
+    const t = createTestEngine({
+      queue,
+      workflows: [
+        {
+          key: "delayed",
+          steps: [
+            { ref: "wait", type: "delay", settings: { delay_for: { unit: "minutes", value: 5 } } },
+            email("email_1", "delayed"),
+          ],
+        },
+        {
+          key: "fetching",
+          steps: [
+            { ref: "fetch", type: "http_fetch", settings: { url: "https://api.example/x" } },
+            email("email_1", "fetched {{ data.n }}"),
+          ],
+        },
+        {
+          key: "digest",
+          steps: [
+            {
+              ref: "batch",
+              type: "batch",
+              settings: { batch_window: { unit: "minutes", value: 5 } },
+            },
+            email("email_1", "digest of {{ total_activities }}"),
+          ],
+        },
+      ],
+      fetch: async () => {
+        fetches += 1;
+        if (fetches === 1) throw new Error("network down");
+        return new Response(JSON.stringify({ n: 1 }), {
+          headers: { "content-type": "application/json" },
+        });
+      },
+    });
+    const u1 = { id: "u1", email: "u1@example.com" };
+    for (const workflow of ["delayed", "fetching", "digest", "digest"])
+      await t.workflows.trigger(workflow, { recipients: [u1] });
+    await t.clock.advance("1h");
+    await t.idle();
+    // Refused once each: the delay's resume, the fetch's retry and the batch's close. (A fetch
+    // retry resumes at the fetch step itself, so its retried job runs the step again.)
+    expect(kinds.map((kind) => kind.split(" ")[0]).sort()).toEqual(["batch_close", "run", "run"]);
+    expect(t.outbox.map((m) => m.content.subject).sort()).toEqual([
+      "delayed",
+      "digest of 2",
+      "fetched 1",
+    ]);
+    const statuses = (await t.workflowRecipientRuns.list()).entries.map((r) => r.status);
+    expect(statuses).toEqual(["completed", "completed", "completed", "completed"]);
+  });
+});

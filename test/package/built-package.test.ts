@@ -85,10 +85,13 @@ console.log(JSON.stringify({ keys: workflows.map((w) => w.key), html: t.outbox[0
     await rm(file);
   });
 
-  it("never loads the durable adapters' client libraries (optional peers) until an adapter is made, then names the missing one", async () => {
+  /**
+   * Writes a module that registers a loader hook refusing to resolve `blocked` (as Node does for
+   * a package that is not installed), for `node --import`.
+   */
+  async function blockPackages(name: string, blocked: string[]): Promise<string> {
     await mkdir(scratch, { recursive: true });
-    const blocked = ["pg", "bullmq", "ioredis"];
-    const hooks = join(scratch, "no-peers-hooks.mjs");
+    const hooks = join(scratch, `${name}-hooks.mjs`);
     await writeFile(
       hooks,
       `const blocked = new Set(${JSON.stringify(blocked)});
@@ -98,11 +101,16 @@ export async function resolve(specifier, context, next) {
 }
 `,
     );
-    const register = join(scratch, "no-peers.mjs");
+    const register = join(scratch, `${name}.mjs`);
     await writeFile(
       register,
       `import { register } from "node:module";\nregister(${JSON.stringify(`file://${hooks}`)});\n`,
     );
+    return register;
+  }
+
+  it("never loads the durable adapters' client libraries (optional peers) until an adapter is made, then names the missing one", async () => {
+    const register = await blockPackages("no-peers", ["pg", "bullmq", "ioredis"]);
     const file = join(scratch, "uses-adapters.mjs");
     await writeFile(
       file,
@@ -125,6 +133,35 @@ console.log(JSON.stringify(errors));
     expect(errors.postgres?.[2]).toContain("npm install pg");
     expect(errors.bullmq?.[0]).toBe("CrierError");
     expect(errors.bullmq?.[2]).toContain("npm install bullmq");
+  });
+
+  it("names ioredis when only it is missing: BullMQ on Redis needs it, BullMQ on PostgreSQL does not", async () => {
+    const register = await blockPackages("no-ioredis", ["ioredis"]);
+    const file = join(scratch, "uses-bullmq.mjs");
+    await writeFile(
+      file,
+      `import { postgresStore } from "crier/postgres";
+import { bullmqQueue } from "crier/bullmq";
+const made = (create) => { try { create(); return "made"; } catch (e) { return [e.name, e.code, e.message]; } };
+console.log(JSON.stringify({
+  redis: made(() => bullmqQueue({ connection: "redis://localhost:6379" })),
+  postgres: made(() => bullmqQueue({ backend: "postgres", connection: "postgres://localhost/x" })),
+  store: made(() => postgresStore({ connectionString: "postgres://localhost/x" })),
+}));
+`,
+    );
+    const { stdout } = await run(process.execPath, ["--import", register, file], { cwd: root });
+    const result = JSON.parse(stdout) as Record<string, string | [string, string, string]>;
+    expect(result.redis).toEqual([
+      "CrierError",
+      "adapter_error",
+      expect.stringContaining(
+        'Expected the package "ioredis" to be installed for bullmqQueue() on Redis',
+      ),
+    ]);
+    expect(result.redis?.[2]).toContain("npm install ioredis");
+    expect(result.postgres).toBe("made");
+    expect(result.store).toBe("made");
   });
 
   it("loads crier/testing without vitest (an optional peer): only the conformance suites need it", async () => {

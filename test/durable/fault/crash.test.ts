@@ -1,8 +1,8 @@
 /**
  * Fault tests with real processes, on PostgreSQL + BullMQ (on Redis, and on BullMQ's PostgreSQL
  * backend): a worker killed with SIGKILL while 1,000 runs are parked on a delay, two workers
- * sharing one store and queue (runs, batches and schedules), and a worker killed while it runs
- * jobs.
+ * sharing one store and queue (runs, batches, once-per-recipient, throttles, idempotency keys and
+ * schedules), and a worker killed while it runs jobs.
  */
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
@@ -117,7 +117,7 @@ describe.each(["redis", "postgres"] as const)(
       }
     }, 120_000);
 
-    it("shares one store and queue between two workers: each run processed once, atomic operations atomic across processes", async () => {
+    it("shares one store and queue between two workers: each run processed once; batches, once-per-recipient, throttles and idempotency keys atomic across processes", async () => {
       const log = sendLog();
       try {
         const digest: WorkflowInput = {
@@ -136,23 +136,56 @@ describe.each(["redis", "postgres"] as const)(
           trigger_frequency: "once_per_recipient",
           steps: [email("email_1", "once")],
         };
+        const throttled: WorkflowInput = {
+          key: "throttled",
+          steps: [
+            {
+              ref: "throttle",
+              type: "throttle",
+              settings: { throttle_window: { unit: "hours", value: 1 }, throttle_limit: 3 },
+            },
+            email("email_1", "throttled"),
+          ],
+        };
+        const keyed: WorkflowInput = { key: "keyed", steps: [email("email_1", "keyed")] };
         const plain: WorkflowInput = { key: "plain", steps: [email("email_1", "plain")] };
-        const cfg = config(backend, log.path, [digest, once, plain]);
+        const cfg = config(backend, log.path, [digest, once, throttled, keyed, plain]);
         const [a, b] = await Promise.all([start(cfg), start(cfg)]);
         const batcher = { id: "batcher", email: "batcher@example.com" };
+        const keyedParams = { recipients: [batcher], data: { n: 1 } };
+        const idempotencyKey = { idempotencyKey: "one-key" };
         // Both processes at once: 1,000 plain runs each made by one of them and run by either;
-        // 100 triggers of one batch and 50 of a once-per-recipient workflow from each.
-        await Promise.all([
+        // from each, 100 triggers of one batch, and 50 each of a once-per-recipient workflow, of
+        // a workflow throttled to 3 per hour, and of a trigger with one idempotency key.
+        const results = await Promise.all([
           a.trigger("plain", { recipients: recipients(500, "a") }),
           b.trigger("plain", { recipients: recipients(500, "b") }),
           a.trigger("digest", { recipients: [batcher] }, 100),
           b.trigger("digest", { recipients: [batcher] }, 100),
           a.trigger("once", { recipients: [batcher] }, 50),
           b.trigger("once", { recipients: [batcher] }, 50),
+          a.trigger("throttled", { recipients: [batcher] }, 50),
+          b.trigger("throttled", { recipients: [batcher] }, 50),
+          a.trigger("keyed", keyedParams, 50, idempotencyKey),
+          b.trigger("keyed", keyedParams, 50, idempotencyKey),
+        ]);
+        // Every call with the key returned the one run it made, from either process.
+        const keyedRuns = [...results[8]!, ...results[9]!].map((r) => r.workflow_run_id);
+        expect(keyedRuns).toHaveLength(100);
+        expect(new Set(keyedRuns).size).toBe(1);
+        const workflowRuns = await pool.query<{ workflow: string; n: number }>(
+          `SELECT doc ->> 'workflow' AS workflow, count(*)::int AS n
+           FROM "${cfg.schema}".workflow_runs WHERE doc ->> 'workflow' IN ('keyed', 'throttled')
+           GROUP BY 1 ORDER BY 1`,
+        );
+        expect(workflowRuns.rows).toEqual([
+          { workflow: "keyed", n: 1 },
+          { workflow: "throttled", n: 100 },
         ]);
         await waitUntil(
           "every run to complete",
-          async () => (await runStatuses(pool, cfg.schema)).completed === 1000 + 200 + 100,
+          async () =>
+            (await runStatuses(pool, cfg.schema)).completed === 1000 + 200 + 100 + 100 + 1,
           60_000,
           () => runStatuses(pool, cfg.schema),
         );
@@ -163,8 +196,10 @@ describe.each(["redis", "postgres"] as const)(
         );
         expect(rows).toEqual([
           { workflow: "digest", n: 1, subjects: ["200 activities"] },
+          { workflow: "keyed", n: 1, subjects: ["keyed"] },
           { workflow: "once", n: 1, subjects: ["once"] },
           { workflow: "plain", n: 1000, subjects: ["plain"] },
+          { workflow: "throttled", n: 3, subjects: ["throttled"] },
         ]);
         // Each run started once (a second processing would log a second run_started).
         const started = await pool.query<{ max: number; runs: number }>(
@@ -174,8 +209,8 @@ describe.each(["redis", "postgres"] as const)(
         );
         expect(started.rows[0]?.max).toBe(1);
         const sends = log.lines();
-        expect(sends).toHaveLength(1002);
-        expect(new Set(sends.map(([id]) => id)).size).toBe(1002);
+        expect(sends).toHaveLength(1006);
+        expect(new Set(sends.map(([id]) => id)).size).toBe(1006);
         // Both workers took part.
         expect(new Set(sends.map(([, pid]) => pid))).toEqual(new Set([a.pid, b.pid]));
       } finally {

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
-import type { WorkerConfig } from "./worker.js";
+import type { TriggerOptions, TriggerResult } from "../../../src/index.js";
+import type { WorkerCommand, WorkerConfig } from "./worker.js";
 
 const script = join(import.meta.dirname, "worker.ts");
 
@@ -15,14 +16,31 @@ const script = join(import.meta.dirname, "worker.ts");
 export interface WorkerProcess {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** Asks it to trigger a workflow `n` times at once, resolving once every trigger returned. */
-  trigger(workflow: string, params: unknown, n?: number): Promise<void>;
+  /**
+   * Asks it to trigger a workflow `n` times at once (`workflows.trigger(workflow, params,
+   * options)`), resolving with every call's result once all returned.
+   */
+  trigger(
+    workflow: string,
+    params: unknown,
+    n?: number,
+    options?: TriggerOptions,
+  ): Promise<TriggerResult[]>;
   /** Asks it to create schedules (`schedules.create(params)`), resolving with their ids. */
   schedule(params: unknown): Promise<string[]>;
   /** SIGKILL: no clean-up of any kind. */
   kill(): Promise<void>;
   /** Closes its engine gracefully and waits for it to exit. */
   close(): Promise<void>;
+}
+
+/** A worker's answer to a command (see worker.ts). */
+interface WorkerReply {
+  id?: number;
+  type: string;
+  results?: TriggerResult[];
+  ids?: string[];
+  message?: string;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -54,26 +72,40 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerProcess> 
       reject(new Error(`The worker exited (code ${code}) before it was ready.`));
     });
   });
+  // Answers carry their command's id: several commands may be in flight at once.
+  let nextId = 0;
+  const pending = new Map<number, (reply: WorkerReply) => void>();
+  child.on("message", (message: WorkerReply) => {
+    if (typeof message.id !== "number") return;
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+  });
+  child.once("exit", (code, signal) => {
+    for (const settle of pending.values()) {
+      settle({ type: "error", message: `the worker exited (${signal ?? code}) before answering` });
+    }
+    pending.clear();
+  });
+  const request = (command: WorkerCommand): Promise<WorkerReply> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      child.send({ ...command, id });
+    });
   return {
     child,
     pid: child.pid!,
-    trigger(workflow, params, n = 1) {
-      return new Promise((resolve, reject) => {
-        child.once("message", (message: { type?: string; message?: string }) => {
-          if (message.type === "triggered") resolve();
-          else reject(new Error(`Trigger failed in the worker: ${message.message}`));
-        });
-        child.send({ type: "trigger", workflow, params, n });
-      });
+    async trigger(workflow, params, n = 1, options) {
+      const reply = await request({ type: "trigger", workflow, params, n, options });
+      if (reply.type !== "triggered")
+        throw new Error(`Trigger failed in the worker: ${reply.message}`);
+      return reply.results ?? [];
     },
-    schedule(params) {
-      return new Promise((resolve, reject) => {
-        child.once("message", (message: { type?: string; ids?: string[]; message?: string }) => {
-          if (message.type === "scheduled") resolve(message.ids ?? []);
-          else reject(new Error(`Scheduling failed in the worker: ${message.message}`));
-        });
-        child.send({ type: "schedule", params });
-      });
+    async schedule(params) {
+      const reply = await request({ type: "schedule", params });
+      if (reply.type !== "scheduled")
+        throw new Error(`Scheduling failed in the worker: ${reply.message}`);
+      return reply.ids ?? [];
     },
     async kill() {
       child.kill("SIGKILL");

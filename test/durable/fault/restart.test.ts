@@ -1,12 +1,20 @@
 /**
  * Fault tests with real processes: the datastores restart under a running worker. Each test has a
- * server of its own (the shared ones serve other test files meanwhile).
+ * server of its own (the shared ones serve other test files meanwhile), so each needs the server's
+ * binaries even when DATABASE_URL / REDIS_URL name shared servers: without them it is skipped,
+ * saying why (CI installs them, so there these tests always run).
  */
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import type { WorkflowInput } from "../../../src/index.js";
 import { uniqueName } from "../helpers.js";
-import { startPostgres, startRedis, type TestServer } from "../servers.js";
+import {
+  postgresUnavailable,
+  redisUnavailable,
+  startPostgres,
+  startRedis,
+  type TestServer,
+} from "../servers.js";
 import { runStatuses, sendLog, startWorker, type WorkerProcess, waitUntil } from "./harness.js";
 
 const servers: TestServer[] = [];
@@ -47,7 +55,14 @@ const recipients = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ id: `u${i}`, email: `u${i}@example.com` }));
 
 describe("durable adapters when a datastore restarts", () => {
-  it("loses nothing when Redis (with its AOF) restarts while runs are parked and running", async () => {
+  it("loses nothing when Redis (with its AOF) restarts while runs are parked and running", async (ctx) => {
+    // Skipped, with the reason printed beside it, when redis-server is not installed: this test
+    // must stop and start a server of its own, which REDIS_URL's server cannot stand in for.
+    const missing = redisUnavailable();
+    ctx.skip(
+      missing !== null,
+      `${missing}: this test restarts a Redis of its own (REDIS_URL's cannot stand in); install redis-server to run it`,
+    );
     const redis = await startRedis({ persistent: true });
     servers.push(redis);
     const log = sendLog();
@@ -86,7 +101,14 @@ describe("durable adapters when a datastore restarts", () => {
     }
   }, 120_000);
 
-  it("loses nothing when PostgreSQL (the store) restarts while runs are being processed", async () => {
+  it("loses nothing when PostgreSQL (the store) restarts while runs are being processed", async (ctx) => {
+    // Skipped, with the reason printed beside it, when initdb is not installed: this test must
+    // stop and start a server of its own, which DATABASE_URL's server cannot stand in for.
+    const missing = postgresUnavailable();
+    ctx.skip(
+      missing !== null,
+      `${missing}: this test restarts a PostgreSQL of its own (DATABASE_URL's cannot stand in); install postgresql to run it`,
+    );
     const postgres = await startPostgres();
     servers.push(postgres);
     const log = sendLog();
@@ -121,6 +143,64 @@ describe("durable adapters when a datastore restarts", () => {
       expect(rows[0]).toEqual({ n: 300, runs: 300 });
       // A provider call whose outcome could not be written while the server was down is made
       // again (deliveries are at least once; providers can dedupe on the message id).
+      expect(new Set(log.lines().map(([id]) => id)).size).toBe(300);
+    } finally {
+      log.remove();
+    }
+  }, 120_000);
+
+  it("loses nothing when PostgreSQL restarts while it is both the store and BullMQ's backend", async (ctx) => {
+    // Skipped, with the reason printed beside it, when initdb is not installed: this test must
+    // stop and start a server of its own, which DATABASE_URL's server cannot stand in for.
+    const missing = postgresUnavailable();
+    ctx.skip(
+      missing !== null,
+      `${missing}: this test restarts a PostgreSQL of its own (DATABASE_URL's cannot stand in); install postgresql to run it`,
+    );
+    const postgres = await startPostgres();
+    servers.push(postgres);
+    const log = sendLog();
+    const pool = newPool(postgres.url);
+    const schema = "crier";
+    try {
+      // The one-database deployment: crier's tables and BullMQ's jobs on the same server.
+      const worker = await startWorker({
+        databaseUrl: postgres.url,
+        schema,
+        backend: "postgres",
+        queueConnection: postgres.url,
+        queueSchema: "bullmq",
+        queueName: "crier",
+        prefix: "crier",
+        sendLog: log.path,
+        workflows: [workflow],
+      });
+      workers.push(worker);
+      const sendAt = new Date(Date.now() + 3_000).toISOString();
+      await worker.trigger("parked", { recipients: recipients(300), data: { send_at: sendAt } });
+      // Down once some runs are parked (their delayed jobs in BullMQ's tables), while the
+      // others are still being fanned out and started.
+      await waitUntil(
+        "20 runs parked on the delay",
+        async () =>
+          ((await runStatuses(pool, schema).catch(() => ({}) as Record<string, number>)).paused ??
+            0) >= 20,
+        10_000,
+        () => runStatuses(pool, schema).catch(String),
+      );
+      await postgres.restart({ downMs: 1_000 });
+      await waitUntil(
+        "300 runs to complete after PostgreSQL came back",
+        async () =>
+          (await runStatuses(pool, schema).catch(() => ({}) as Record<string, number>))
+            .completed === 300,
+        60_000,
+        () => runStatuses(pool, schema).catch(String),
+      );
+      const { rows } = await pool.query<{ n: number; runs: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT workflow_recipient_run_id)::int AS runs FROM "${schema}".messages`,
+      );
+      expect(rows[0]).toEqual({ n: 300, runs: 300 });
       expect(new Set(log.lines().map(([id]) => id)).size).toBe(300);
     } finally {
       log.remove();

@@ -1,15 +1,18 @@
 /**
  * A crier worker process for the fault tests: an engine on PostgreSQL + BullMQ whose email
  * provider appends `<message id> <pid>` to a log file (one line per provider call). The parent
- * drives it over IPC: `{ type: "trigger", workflow, params }` answers `{ type: "triggered" }`;
- * `{ type: "schedule", params }` creates schedules and answers `{ type: "scheduled", ids }`;
+ * drives it over IPC; every command carries an `id` its answer repeats, so several may be in
+ * flight at once: `{ id, type: "trigger", workflow, params, options?, n? }` makes `n` concurrent
+ * `workflows.trigger(workflow, params, options)` calls and answers `{ id, type: "triggered",
+ * results }` (each call's result, in order); `{ id, type: "schedule", params }` creates schedules
+ * and answers `{ id, type: "scheduled", ids }`; a failure answers `{ id, type: "error", message }`;
  * `{ type: "close" }` closes the engine and exits. It says `{ type: "ready" }` once started.
  *
  * Configuration comes as JSON in CRIER_WORKER (see {@link WorkerConfig}).
  */
 import { appendFileSync } from "node:fs";
 import { bullmqQueue } from "../../../src/bullmq/index.js";
-import { createEngine, type WorkflowInput } from "../../../src/index.js";
+import { createEngine, type TriggerOptions, type WorkflowInput } from "../../../src/index.js";
 import { postgresStore } from "../../../src/postgres/index.js";
 
 /** What the parent passes in CRIER_WORKER. */
@@ -72,22 +75,41 @@ engine.on("error", () => {
   // Job failures are visible in the store; the tests check outcomes there.
 });
 
+/** A command from the parent (see the file's comment). */
+export interface WorkerCommand {
+  id?: number;
+  type: "trigger" | "schedule" | "close";
+  workflow?: string;
+  params?: unknown;
+  options?: TriggerOptions;
+  n?: number;
+}
+
+function answer(id: number | undefined, work: Promise<Record<string, unknown>>): void {
+  void work.then(
+    (reply) => process.send?.({ id, ...reply }),
+    (error: unknown) => process.send?.({ id, type: "error", message: String(error) }),
+  );
+}
+
 process.on("message", (raw) => {
-  const command = raw as { type: string; workflow?: string; params?: unknown; n?: number };
+  const command = raw as WorkerCommand;
   if (command.type === "trigger") {
     const times = command.n ?? 1;
-    void Promise.all(
-      Array.from({ length: times }, () =>
-        engine.workflows.trigger(command.workflow!, command.params as never),
-      ),
-    ).then(
-      () => process.send?.({ type: "triggered" }),
-      (error: unknown) => process.send?.({ type: "error", message: String(error) }),
+    answer(
+      command.id,
+      Promise.all(
+        Array.from({ length: times }, () =>
+          engine.workflows.trigger(command.workflow!, command.params as never, command.options),
+        ),
+      ).then((results) => ({ type: "triggered", results })),
     );
   } else if (command.type === "schedule") {
-    void engine.schedules.create(command.params as never).then(
-      (schedules) => process.send?.({ type: "scheduled", ids: schedules.map((s) => s.id) }),
-      (error: unknown) => process.send?.({ type: "error", message: String(error) }),
+    answer(
+      command.id,
+      engine.schedules
+        .create(command.params as never)
+        .then((schedules) => ({ type: "scheduled", ids: schedules.map((s) => s.id) })),
     );
   } else if (command.type === "close") {
     void engine.close().then(() => process.exit(0));
