@@ -542,8 +542,8 @@ async function park(
 }
 
 /**
- * Enqueues again what wakes a parked run: its resume job when it waits (a delay, a send window, a
- * fetch retry), or the close job of the batch it waits on. Both have ids derived from the run or
+ * Enqueues again what wakes a parked run: its resume job when it waits (a delay, a fetch retry),
+ * or the close job of the batch it waits on. Both have ids derived from the run or
  * the batch, so when the first enqueue happened this is a no-op.
  */
 async function ensureWake(ctx: EngineContext, run: WorkflowRecipientRun): Promise<void> {
