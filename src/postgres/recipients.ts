@@ -5,7 +5,14 @@
  * (the row lock makes concurrent upserts of one recipient apply one after the other), and deleting
  * a recipient removes its subscriptions in the same statement.
  */
-import type { RecipientKey, Store, StoredRecipient, StoredSubscription } from "../store/types.js";
+import type {
+  PageRequest,
+  PageResult,
+  RecipientKey,
+  Store,
+  StoredRecipient,
+  StoredSubscription,
+} from "../store/types.js";
 import type { Db } from "./db.js";
 import { listPage } from "./paging.js";
 
@@ -91,6 +98,25 @@ const json = (value: unknown): string | null =>
 export function recipientMethods(db: Db): RecipientMethods {
   const R = `${db.s}.recipients`;
   const S = `${db.s}.subscriptions`;
+  /** One page of the subscriptions whose `side` (the object, or the subscriber) is `key`. */
+  const subscriptionsBy = async (
+    side: "object" | "recipient",
+    key: RecipientKey,
+    page: PageRequest,
+  ): Promise<PageResult<StoredSubscription>> => {
+    const result = await listPage<SubscriptionRow>(
+      db,
+      {
+        from: S,
+        select: SUBSCRIPTION_COLUMNS,
+        where: `${side}_collection = $1 AND ${side}_id = $2`,
+        params: [key.collection, key.id],
+        order: "asc",
+      },
+      page,
+    );
+    return { ...result, items: result.items.map(toSubscription) };
+  };
   return {
     async getRecipient(key) {
       const rows = await db.query<RecipientRow>(
@@ -218,34 +244,12 @@ export function recipientMethods(db: Db): RecipientMethods {
       return removed;
     },
 
-    async listSubscribers(object, page) {
-      const result = await listPage<SubscriptionRow>(
-        db,
-        {
-          from: S,
-          select: SUBSCRIPTION_COLUMNS,
-          where: "object_collection = $1 AND object_id = $2",
-          params: [object.collection, object.id],
-          order: "asc",
-        },
-        page,
-      );
-      return { ...result, items: result.items.map(toSubscription) };
+    listSubscribers(object, page) {
+      return subscriptionsBy("object", object, page);
     },
 
-    async listSubscriptionsOf(recipient, page) {
-      const result = await listPage<SubscriptionRow>(
-        db,
-        {
-          from: S,
-          select: SUBSCRIPTION_COLUMNS,
-          where: "recipient_collection = $1 AND recipient_id = $2",
-          params: [recipient.collection, recipient.id],
-          order: "asc",
-        },
-        page,
-      );
-      return { ...result, items: result.items.map(toSubscription) };
+    listSubscriptionsOf(recipient, page) {
+      return subscriptionsBy("recipient", recipient, page);
     },
   };
 }
