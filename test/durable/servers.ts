@@ -119,6 +119,31 @@ export interface TestServer {
   start(): Promise<void>;
 }
 
+/** A started server's handle: restart and stop in terms of its own start and halt. */
+function serverHandle(
+  url: string,
+  port: number,
+  dir: string,
+  start: () => Promise<void>,
+  halt: () => Promise<void>,
+): TestServer {
+  return {
+    url,
+    port,
+    start,
+    halt,
+    async restart({ downMs = 0 } = {}) {
+      await halt();
+      if (downMs > 0) await sleep(downMs);
+      await start();
+    },
+    async stop() {
+      await halt();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Starts a PostgreSQL server on a free port in a new temporary folder. */
 export async function startPostgres(): Promise<TestServer> {
   postgresBin(); // before making a folder: says what to install, or to set DATABASE_URL
@@ -156,21 +181,7 @@ export async function startPostgres(): Promise<TestServer> {
     await runPg("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]).catch(() => {});
   };
   await start();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    start,
-    halt,
-    async restart({ downMs = 0 } = {}) {
-      await halt();
-      if (downMs > 0) await sleep(downMs);
-      await start();
-    },
-    async stop() {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return serverHandle(`postgres://postgres@127.0.0.1:${port}/postgres`, port, dir, start, halt);
 }
 
 /**
@@ -248,19 +259,5 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     }
   };
   await start();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    start,
-    halt,
-    async restart({ downMs = 0 } = {}) {
-      await halt();
-      if (downMs > 0) await sleep(downMs);
-      await start();
-    },
-    async stop() {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return serverHandle(`redis://127.0.0.1:${port}`, port, dir, start, halt);
 }
