@@ -7,6 +7,7 @@
 
 import { uuidV5 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
+import { isoString } from "../_internal/time.js";
 import type { EngineContext } from "../engine/context.js";
 import { emitMessage } from "../messages/emit.js";
 import { feedChanged } from "../messages/feed.js";
@@ -155,7 +156,7 @@ export async function executeChannelStep(
     return { kind: "halt", errors: 1 };
   }
 
-  const now = state.now.toISOString();
+  const now = state.nowIso;
   const message: Message = {
     __typename: "Message",
     id: messageId(run.id, instruction.ref),
@@ -283,7 +284,7 @@ async function attemptDelivery(
   outbound: OutboundMessage,
   attempt: number,
 ): Promise<RunEvent[]> {
-  const at = ctx.clock.now().toISOString();
+  const at = isoString(ctx.clock.now());
   const entry = (
     event: string,
     status: "ok" | "error",
@@ -417,7 +418,7 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
   const workflowRun = run ? await ctx.store.getWorkflowRun(run.workflow_run_id) : null;
   const channel = resolveChannel(ctx, message.channel_id, message.channel_type as ChannelType);
   if (!run || !workflowRun || !channel) {
-    const at = ctx.clock.now().toISOString();
+    const at = isoString(ctx.clock.now());
     const updated = await ctx.store.updateMessage(id, {
       status: "undelivered",
       last_error: "channel or run no longer exists",

@@ -2,6 +2,7 @@
  * @internal What every part of a running engine shares.
  */
 import type { Liquid } from "liquidjs";
+import { isoString } from "../_internal/time.js";
 import type { ChannelConfig } from "../channels/types.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
@@ -45,5 +46,5 @@ export interface EngineContext {
 
 /** @internal The clock's now as an ISO string. */
 export function nowIso(ctx: EngineContext): string {
-  return ctx.clock.now().toISOString();
+  return isoString(ctx.clock.now());
 }

@@ -7,6 +7,7 @@
  */
 
 import { cloneJson, deepMerge, isPlainObject } from "../_internal/merge.js";
+import { isoString } from "../_internal/time.js";
 import { executeChannelStep, messageId } from "../channels/execute.js";
 import { renderTemplate } from "../channels/templates.js";
 import { explainConditions, readPath } from "../conditions/evaluate.js";
@@ -61,6 +62,8 @@ export interface RunState {
   /** Engine events to emit once the run write succeeded. */
   deferred: Array<() => void>;
   now: Date;
+  /** `now` as an ISO string, formatted once. */
+  nowIso: string;
   /** `refs.<step_ref>` entries loaded for message-status conditions. */
   refs: Record<string, { delivery_status: string; engagement_status: string[] }>;
   /** The scope, built once and rebuilt only when data or refs change. */
@@ -102,6 +105,7 @@ export async function processRun(
   const compiled = await registry.compiled(run.workflow, run.workflow_version);
   const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);
 
+  const now = ctx.clock.now();
   const state: RunState = {
     ctx,
     run,
@@ -119,7 +123,8 @@ export async function processRun(
     dataChanged: false,
     events: [],
     deferred: [],
-    now: ctx.clock.now(),
+    now,
+    nowIso: isoString(now),
     refs: {},
     scope: undefined,
     preferences: {},
@@ -156,7 +161,7 @@ export async function processRun(
     const started = await ctx.store.updateRecipientRun(
       runId,
       version,
-      { status: "processing", updated_at: state.now.toISOString() },
+      { status: "processing", updated_at: state.nowIso },
       state.events,
     );
     if (!started) return;
@@ -335,11 +340,7 @@ async function cancelledBeforeStart(state: RunState): Promise<boolean> {
   const { ctx, run, workflowRun } = state;
   const key = workflowRun.cancellation_key;
   if (!key) return false;
-  const cancellations = await ctx.store.getCancellations(
-    run.workflow,
-    key,
-    state.now.toISOString(),
-  );
+  const cancellations = await ctx.store.getCancellations(run.workflow, key, state.nowIso);
   if (!cancellations.some((c) => cancellationApplies(c, run, workflowRun))) return false;
   return cancelRun(ctx, run);
 }
@@ -371,7 +372,7 @@ async function checkPreconditions(state: RunState, active: boolean): Promise<str
       frequency === "once_per_recipient"
         ? `once:${run.workflow}:${key.collection}:${key.id}`
         : `once:${run.workflow}:${key.collection}:${key.id}:tenant:${run.tenant ?? ""}`;
-    if (!(await ctx.store.claimOnce(scopeKey, state.now.toISOString()))) {
+    if (!(await ctx.store.claimOnce(scopeKey, state.nowIso))) {
       log(state, "trigger_frequency_limited", null, { trigger_frequency: frequency });
       return "trigger_frequency";
     }
@@ -451,7 +452,7 @@ export function log(
     step_type: instruction?.type ?? null,
     attempt: extra.attempt ?? 1,
     data,
-    inserted_at: state.now.toISOString(),
+    inserted_at: state.nowIso,
   };
   if (extra.reason !== undefined) entry.reason = extra.reason;
   state.events.push(entry);
@@ -520,7 +521,7 @@ async function park(
     ...state.patch,
     status: "paused",
     cursor: outcome.next,
-    updated_at: state.now.toISOString(),
+    updated_at: state.nowIso,
     // What wakes the run, kept with it: see ensureWake.
     wake:
       outcome.kind === "wait"
@@ -571,7 +572,7 @@ async function finish(
     ...state.patch,
     status,
     cursor,
-    updated_at: state.now.toISOString(),
+    updated_at: state.nowIso,
   };
   if (errors > 0) patch.error_count = (state.patch.error_count ?? run.error_count) + errors;
   if (state.dataChanged) patch.data = cloneJson(state.data);
