@@ -157,6 +157,13 @@ export async function executeChannelStep(
   }
 
   const now = state.nowIso;
+  const sandbox = state.workflowRun.settings?.sandbox_mode === true;
+  // The built-in feed (no provider of its own), outside any send window: nothing to hand over.
+  const feedNow =
+    !sandbox &&
+    channel.type === "in_app_feed" &&
+    !channel.provider &&
+    sendAt.getTime() <= state.now.getTime();
   const message: Message = {
     __typename: "Message",
     id: messageId(run.id, instruction.ref),
@@ -175,8 +182,9 @@ export async function executeChannelStep(
       workflow_run_id: run.workflow_run_id,
       workflow_recipient_run_id: run.id,
     },
-    // Knock's sandbox_mode: the message is made, and never handed to a provider.
-    status: state.workflowRun.settings?.sandbox_mode ? "not_sent" : "queued",
+    // Knock's sandbox_mode: the message is made, and never handed to a provider. The built-in
+    // feed delivers by storing: its message is created delivered, in one write.
+    status: sandbox ? "not_sent" : feedNow ? "delivered" : "queued",
     engagement_statuses: [],
     seen_at: null,
     read_at: null,
@@ -186,7 +194,7 @@ export async function executeChannelStep(
     data: state.data,
     content,
     metadata: null,
-    attempts: 0,
+    attempts: feedNow ? 1 : 0,
     provider_message_id: null,
     last_error: null,
     inserted_at: now,
@@ -200,6 +208,12 @@ export async function executeChannelStep(
   });
   if (created) emitMessage(ctx, "message.created", stored);
   if (created && stored.status === "not_sent") emitMessage(ctx, "message.not_sent", stored);
+  if (created && feedNow) {
+    state.events.push(deliveryEntry(stored, 1, now, "message_delivered", "ok", {}));
+    emitMessage(ctx, "message.delivered", stored);
+    await feedChanged(ctx, [stored], "message.delivered");
+    return next;
+  }
   if (stored.status !== "queued" || stored.attempts > 0) return next;
   if (sendAt.getTime() > state.now.getTime()) {
     // Outside the send window: the first attempt is a `deliver` job due when the window opens.
@@ -273,6 +287,26 @@ function buildOutbound(
   };
 }
 
+/** The run-log entry of a delivery attempt's outcome. */
+function deliveryEntry(
+  message: Message,
+  attempt: number,
+  at: string,
+  event: string,
+  status: "ok" | "error",
+  data: Record<string, unknown>,
+): RunEvent {
+  return {
+    event,
+    status,
+    step_ref: message.source.step_ref,
+    step_type: "channel",
+    attempt,
+    data: { message_id: message.id, ...data },
+    inserted_at: at,
+  };
+}
+
 /**
  * Makes one delivery attempt and records its outcome on the message. Returns the run-log entries
  * to write (the caller writes them with the run, or appends them).
@@ -285,19 +319,8 @@ async function attemptDelivery(
   attempt: number,
 ): Promise<RunEvent[]> {
   const at = isoString(ctx.clock.now());
-  const entry = (
-    event: string,
-    status: "ok" | "error",
-    data: Record<string, unknown>,
-  ): RunEvent => ({
-    event,
-    status,
-    step_ref: message.source.step_ref,
-    step_type: "channel",
-    attempt,
-    data: { message_id: message.id, ...data },
-    inserted_at: at,
-  });
+  const entry = (event: string, status: "ok" | "error", data: Record<string, unknown>) =>
+    deliveryEntry(message, attempt, at, event, status, data);
   let result: DeliveryResult | void;
   try {
     result = await send(ctx, channel, outbound);

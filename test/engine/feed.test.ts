@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  createEngine,
   type FeedChangedEvent,
   InvalidParamsError,
   type MessageEvent,
@@ -441,5 +442,71 @@ describe("feed.changed", () => {
     t.on("feed.changed", () => {});
     await t.messages.markAsUnread(first?.id as string);
     expect(counts).toBe(1);
+  });
+});
+
+describe("the built-in feed channel", () => {
+  it("creates its message delivered in one write, then reports it delivered", async () => {
+    const store = memoryStore();
+    const writes: string[] = [];
+    const engine = createEngine({
+      workflows: [feedWorkflow()],
+      channels: [{ key: "in-app", type: "in_app_feed" }],
+      store: {
+        ...store,
+        createMessage(message) {
+          writes.push(`create:${message.status}:${message.attempts}`);
+          return store.createMessage(message);
+        },
+        updateMessage(id, patch) {
+          writes.push(`update:${patch.status ?? ""}`);
+          return store.updateMessage(id, patch);
+        },
+      },
+    });
+    const events: string[] = [];
+    engine.on("message.created", (e) => events.push(`created:${e.message.status}`));
+    engine.on("message.delivered", (e) => events.push(`delivered:${e.message.status}`));
+    engine.on("feed.changed", (e) => events.push(`feed.changed:${e.meta.unseen_count}`));
+    const { workflow_run_id } = await engine.workflows.trigger("comment-created", {
+      recipients: [{ id: "u1" }],
+      actor: { id: "ada", name: "Ada" },
+      data: { comment: "hi" },
+    });
+    await engine.idle();
+    expect(writes).toEqual(["create:delivered:1"]);
+    expect(events).toEqual(["created:delivered", "delivered:delivered", "feed.changed:1"]);
+    const [message] = (await engine.users.listMessages("u1")).items;
+    expect(message).toMatchObject({ status: "delivered", attempts: 1, last_error: null });
+    const [run] = (await engine.workflowRecipientRuns.list({ workflow_run_id })).entries;
+    const log = (await engine.workflowRecipientRuns.get(run?.id as string)).events.map(
+      (e) => `${e.event}:${e.step_ref ?? ""}`,
+    );
+    expect(log).toEqual([
+      "run_started:",
+      "message_created:in_app_1",
+      "message_delivered:in_app_1",
+      "run_completed:",
+    ]);
+    await engine.close();
+  });
+
+  it("in sandbox mode, creates the message not_sent and delivers nothing", async () => {
+    const engine = createEngine({
+      workflows: [feedWorkflow()],
+      channels: [{ key: "in-app", type: "in_app_feed" }],
+    });
+    const delivered: string[] = [];
+    engine.on("message.delivered", (e) => delivered.push(e.message.id));
+    await engine.workflows.trigger("comment-created", {
+      recipients: [{ id: "u1" }],
+      data: { comment: "hi" },
+      settings: { sandbox_mode: true },
+    });
+    await engine.idle();
+    const [message] = (await engine.users.listMessages("u1")).items;
+    expect(message?.status).toBe("not_sent");
+    expect(delivered).toEqual([]);
+    await engine.close();
   });
 });
