@@ -479,9 +479,8 @@ describe("the built-in feed channel", () => {
     const [message] = (await engine.users.listMessages("u1")).items;
     expect(message).toMatchObject({ status: "delivered", attempts: 1, last_error: null });
     const [run] = (await engine.workflowRecipientRuns.list({ workflow_run_id })).entries;
-    const log = (await engine.workflowRecipientRuns.get(run?.id as string)).events.map(
-      (e) => `${e.event}:${e.step_ref ?? ""}`,
-    );
+    const { events: runLog = [] } = await engine.workflowRecipientRuns.get(run?.id as string);
+    const log = runLog.map((e) => `${e.event}:${e.step_ref ?? ""}`);
     expect(log).toEqual([
       "run_started:",
       "message_created:in_app_1",

@@ -36,4 +36,32 @@ describe("uuidV5", () => {
     // The reusable buffer keeps no trace of a longer name that came before.
     expect(uuidV5("a")).toBe(reference("a", CRIER));
   });
+
+  it("agrees with node:crypto on every name length around SHA-1's block edges", () => {
+    // 16 namespace bytes + n: one block up to 55 bytes, two up to 119, three up to 183…
+    for (let n = 0; n <= 320; n++) {
+      const name = "r".repeat(n);
+      expect(uuidV5(name), `length ${n}`).toBe(reference(name, CRIER));
+    }
+    // The longest names that still take the in-JavaScript path, and just past it.
+    for (const n of [310, 311, 312]) {
+      const name = "日".repeat(n);
+      expect(uuidV5(name), `${n} three-byte characters`).toBe(reference(name, CRIER));
+    }
+  });
+
+  it("agrees with node:crypto on random names", () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const alphabet = "abcXYZ019|:-_ é日👋";
+    for (let i = 0; i < 2000; i++) {
+      const length = Math.floor(random() * 90);
+      let name = "";
+      for (let j = 0; j < length; j++) name += alphabet[Math.floor(random() * alphabet.length)];
+      expect(uuidV5(name)).toBe(reference(name, CRIER));
+    }
+  });
 });
