@@ -152,11 +152,24 @@ function keyOf(key: RecipientKey): string {
   return recipientId(key.collection, key.id);
 }
 
+/**
+ * Map keys of user ids seen lately. Every run and message write looks its recipient up in several
+ * indexes: handing back one key string per user, instead of building a new one per lookup, spares
+ * the allocation and lets every map reuse the string's cached hash. Cleared when it grows large.
+ */
+const userKeys = new Map<string, string>();
+const USER_KEYS_LIMIT = 100_000;
+
 /** The map key of a reference as runs and messages hold it (a string is a user id). */
 function refKey(ref: RecipientReference): string {
-  return typeof ref === "string"
-    ? recipientId(USERS_COLLECTION, ref)
-    : recipientId(ref.collection, ref.id);
+  if (typeof ref !== "string") return recipientId(ref.collection, ref.id);
+  let key = userKeys.get(ref);
+  if (key === undefined) {
+    if (userKeys.size >= USER_KEYS_LIMIT) userKeys.clear();
+    key = recipientId(USERS_COLLECTION, ref);
+    userKeys.set(ref, key);
+  }
+  return key;
 }
 
 // ── Ordered indexes of sequence numbers ───────────────────────────────────────────────────────
@@ -790,11 +803,13 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       if (value !== undefined) setOwn(next, key, freezeCopy(value));
     }
     const message = Object.freeze(next) as unknown as Message;
-    const oldRecipient = refKey(previous.recipient);
-    const newRecipient = refKey(message.recipient);
-    if (oldRecipient !== newRecipient) {
-      indexDelete(messagesByRecipient, oldRecipient, entry.seq);
-      indexAdd(messagesByRecipient, newRecipient, entry.seq);
+    if (message.recipient !== previous.recipient) {
+      const oldRecipient = refKey(previous.recipient);
+      const newRecipient = refKey(message.recipient);
+      if (oldRecipient !== newRecipient) {
+        indexDelete(messagesByRecipient, oldRecipient, entry.seq);
+        indexAdd(messagesByRecipient, newRecipient, entry.seq);
+      }
     }
     const oldRun = previous.source.workflow_recipient_run_id;
     const newRun = message.source.workflow_recipient_run_id;
@@ -1128,11 +1143,13 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       }
       next.version = expectedVersion + 1;
       const run = Object.freeze(next) as unknown as WorkflowRecipientRun;
-      const oldRecipient = refKey(previous.recipient);
-      const newRecipient = refKey(run.recipient);
-      if (oldRecipient !== newRecipient) {
-        indexDelete(runsByRecipient, oldRecipient, entry.seq);
-        indexAdd(runsByRecipient, newRecipient, entry.seq);
+      if (run.recipient !== previous.recipient) {
+        const oldRecipient = refKey(previous.recipient);
+        const newRecipient = refKey(run.recipient);
+        if (oldRecipient !== newRecipient) {
+          indexDelete(runsByRecipient, oldRecipient, entry.seq);
+          indexAdd(runsByRecipient, newRecipient, entry.seq);
+        }
       }
       if (previous.workflow_run_id !== run.workflow_run_id) {
         indexDelete(runsByWorkflowRun, previous.workflow_run_id, entry.seq);
