@@ -20,13 +20,17 @@ uuidBytes(CRIER_NAMESPACE).copy(scratch, 0);
 const MAX_FAST_NAME = Math.floor((scratch.length - 16 - 72) / 3);
 /** SHA-1's message schedule, reused. */
 const schedule = new Int32Array(80);
-/** Two hex digits of each byte value. */
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+/** The ASCII codes of the hex digits. */
+const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
+/** Where the UUID is spelled out before it becomes one flat string. */
+const spelled = Buffer.alloc(36, "-", "latin1");
 
-function hex32(word: number): string {
-  return (
-    HEX[word >>> 24]! + HEX[(word >>> 16) & 0xff]! + HEX[(word >>> 8) & 0xff]! + HEX[word & 0xff]!
-  );
+/** Spells the 8 hex digits of `word` into `spelled` at `at`, skipping the dash positions. */
+function spellWord(word: number, at: number): void {
+  for (let shift = 28, i = at; shift >= 0; shift -= 4, i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+    spelled[i] = HEX_DIGITS[(word >>> shift) & 0xf]!;
+  }
 }
 
 /**
@@ -113,9 +117,13 @@ export function uuidV5(name: string, namespace: string = CRIER_NAMESPACE): strin
     h4 = (h4 + e) | 0;
   }
   // Version 5 in the high nibble of byte 6, the RFC 4122 variant in the top bits of byte 8.
-  const word1 = hex32((h1 & ~0xf000) | 0x5000);
-  const word2 = hex32((h2 & 0x3fffffff) | 0x80000000);
-  return `${hex32(h0)}-${word1.slice(0, 4)}-${word1.slice(4)}-${word2.slice(0, 4)}-${word2.slice(4)}${hex32(h3)}`;
+  // Spelled into a buffer and read as one flat string: built by concatenation, an id would be
+  // a tree of a dozen small strings, kept that way by every record holding it.
+  spellWord(h0, 0);
+  spellWord((h1 & ~0xf000) | 0x5000, 9);
+  spellWord((h2 & 0x3fffffff) | 0x80000000, 19);
+  spellWord(h3, 28);
+  return spelled.toString("latin1", 0, 36);
 }
 
 /** @internal A stable string for a recipient reference: `u:<id>` for users, `o:<collection>:<id>` else. */
