@@ -37,6 +37,17 @@ import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/r
 import type { Workflow } from "../workflows/types.js";
 import { planAppend, planRemoval } from "./batches.js";
 import {
+  freezeCopy,
+  freezeMessage,
+  freezeRecipientRun,
+  freezeRunEvent,
+  freezeWith,
+  mergeFrozen,
+  patchMessage,
+  patchRecipientRun,
+  withKey,
+} from "./frozen.js";
+import {
   type BatchItem,
   type EngagementResult,
   type EngagementUpdate,
@@ -64,82 +75,6 @@ import {
  * added without changing the signature.
  */
 export type MemoryStoreOptions = Record<string, never>;
-
-// ── Frozen copies ─────────────────────────────────────────────────────────────────────────────
-
-/**
- * A deep copy of JSON data with every object and array frozen. Keys such as `__proto__` become own
- * data properties; `undefined` object values are dropped (as JSON drops them).
- */
-function freezeCopy<T>(value: T, omit?: string): T {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) {
-    const copy: unknown[] = new Array(value.length);
-    for (let i = 0; i < value.length; i++) copy[i] = freezeCopy(value[i]);
-    return Object.freeze(copy) as T;
-  }
-  if (isPlainObject(value)) {
-    const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      const item = value[key];
-      if (item === undefined || key === omit) continue;
-      // Only `__proto__` is an accessor on plain objects; every other key assigns an own property.
-      if (key === "__proto__") setOwn(copy, key, freezeCopy(item));
-      else copy[key] = freezeCopy(item);
-    }
-    return Object.freeze(copy) as T;
-  }
-  return value;
-}
-
-/** {@link freezeCopy} of an object, but with `key` set to `shared` (a value frozen already) as is. */
-function freezeWith<T extends object>(value: T, key: string, shared: unknown): T {
-  const copy: Record<string, unknown> = {};
-  for (const name of Object.keys(value)) {
-    const item = (value as Record<string, unknown>)[name];
-    if (item === undefined) continue;
-    if (name === key) copy[name] = shared;
-    else if (name === "__proto__") setOwn(copy, name, freezeCopy(item));
-    else copy[name] = freezeCopy(item);
-  }
-  return Object.freeze(copy) as T;
-}
-
-/**
- * Identify's deep merge (as `deepMerge` in `_internal/merge.ts`: objects merge key by key, anything
- * else replaces, `null` is stored, `undefined` ignored) over a frozen base: the result shares the
- * base's untouched frozen values and is itself frozen.
- */
-function mergeFrozen(
-  base: Readonly<Record<string, unknown>>,
-  patch: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(base)) setOwn(out, key, getOwn(base, key));
-  for (const key of Object.keys(patch)) {
-    const next = patch[key];
-    if (next === undefined) continue;
-    const current = getOwn(out, key);
-    setOwn(
-      out,
-      key,
-      isPlainObject(current) && isPlainObject(next) ? mergeFrozen(current, next) : freezeCopy(next),
-    );
-  }
-  return Object.freeze(out);
-}
-
-/** A frozen copy of `base` with `key` set to `value` (or removed when `value` is undefined). */
-function withKey(
-  base: Readonly<Record<string, unknown>>,
-  key: string,
-  value: unknown,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(base)) if (k !== key) setOwn(out, k, getOwn(base, k));
-  if (value !== undefined) setOwn(out, key, value);
-  return Object.freeze(out);
-}
 
 // ── Keys ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -728,7 +663,7 @@ const SWEEP_PER_CLAIM = 8;
  * ```
  */
 export function memoryStore(_options: MemoryStoreOptions = {}): Store {
-  /** The frozen `data` of every stored workflow run, which the messages of its runs share. */
+  /** The frozen `data` and `trigger_source` of every stored workflow run, which its runs and their messages share. */
   const sharedData = new WeakSet<object>();
   const recipients = new Map<string, StoredRecipient>();
 
@@ -796,13 +731,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     patch: Partial<Omit<Message, "id" | "__typename">>,
   ): Message {
     const previous = entry.message;
-    const next: Record<string, unknown> = { ...previous };
-    for (const key of Object.keys(patch)) {
-      if (key === "id" || key === "__typename") continue;
-      const value = (patch as Record<string, unknown>)[key];
-      if (value !== undefined) setOwn(next, key, freezeCopy(value));
-    }
-    const message = Object.freeze(next) as unknown as Message;
+    const message = patchMessage(previous, patch);
     if (message.recipient !== previous.recipient) {
       const oldRecipient = refKey(previous.recipient);
       const newRecipient = refKey(message.recipient);
@@ -1094,6 +1023,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const frozen = freezeCopy(run);
       workflowRuns.set(run.id, frozen);
       sharedData.add(frozen.data);
+      sharedData.add(frozen.trigger_source);
       return true;
     },
 
@@ -1105,11 +1035,11 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       return given.map((input) => {
         if (runs.has(input.id)) return false;
         const events = input.events;
-        const run = freezeCopy(input, "events");
+        const run = freezeRecipientRun(input, sharedData);
         const entry: RunEntry = {
           seq: runsBySeq.length + 1,
           run,
-          events: events ? events.map((event) => freezeCopy(event)) : [],
+          events: events ? events.map(freezeRunEvent) : [],
         };
         runsBySeq.push(entry);
         runs.set(run.id, entry);
@@ -1135,14 +1065,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const entry = runs.get(id);
       if (!entry || entry.run.version !== expectedVersion) return null;
       const previous = entry.run;
-      const next: Record<string, unknown> = { ...previous };
-      for (const key of Object.keys(patch)) {
-        if (key === "id" || key === "version" || key === "events") continue;
-        const value = (patch as Record<string, unknown>)[key];
-        if (value !== undefined) setOwn(next, key, freezeCopy(value));
-      }
-      next.version = expectedVersion + 1;
-      const run = Object.freeze(next) as unknown as WorkflowRecipientRun;
+      const run = patchRecipientRun(previous, patch, expectedVersion + 1);
       if (run.recipient !== previous.recipient) {
         const oldRecipient = refKey(previous.recipient);
         const newRecipient = refKey(run.recipient);
@@ -1156,7 +1079,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
       }
       entry.run = run;
-      for (const event of events) entry.events.push(freezeCopy(event));
+      for (const event of events) entry.events.push(freezeRunEvent(event));
       return run;
     },
 
@@ -1164,7 +1087,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       // A log belongs to a run: events for a run that does not exist are dropped.
       const entry = runs.get(id);
       if (!entry) return;
-      for (const event of events) entry.events.push(freezeCopy(event));
+      for (const event of events) entry.events.push(freezeRunEvent(event));
     },
 
     getRunEvents(id) {
@@ -1194,10 +1117,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const existing = messages.get(input.id);
       if (existing) return { message: existing.message, created: false };
       // Most messages carry their workflow run's data, already frozen here: shared, not copied.
-      const message =
-        input.data !== null && sharedData.has(input.data)
-          ? freezeWith(input, "data", input.data)
-          : freezeCopy(input);
+      const message = freezeMessage(input, sharedData);
       const entry: MessageEntry = { seq: messagesBySeq.length + 1, message };
       messagesBySeq.push(entry);
       messages.set(message.id, entry);

@@ -1,0 +1,406 @@
+/**
+ * @internal Frozen copies, as the memory store keeps its values: deep copies of JSON data with
+ * every object and array frozen, so that nothing a caller holds reaches stored state and nothing a
+ * caller is handed can change it.
+ *
+ * The records a store holds by the hundred thousand (recipient runs, their log entries, messages)
+ * are copied by functions that know their fields: an object literal with every field lays the
+ * copy out in one block, where an object grown key by key keeps all but its first four properties
+ * in a second, separate array (some 800 bytes more per recipient run, and a slower read of every
+ * field). Each takes that way only when its input has exactly the fields it knows, in the engine's
+ * order, none undefined; anything else is copied generically, with the same result.
+ *
+ * @module
+ */
+
+import { getOwn, isPlainObject, setOwn } from "../_internal/merge.js";
+import type { Message } from "../messages/types.js";
+import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
+
+/** The one frozen empty array every empty array is stored as. */
+const EMPTY: readonly unknown[] = Object.freeze([]);
+
+/**
+ * A deep copy of JSON data with every object and array frozen. Keys such as `__proto__` become own
+ * data properties; `undefined` object values are dropped (as JSON drops them).
+ */
+export function freezeCopy<T>(value: T, omit?: string): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return EMPTY as T;
+    const copy: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) copy[i] = freezeCopy(value[i]);
+    return Object.freeze(copy) as T;
+  }
+  if (isPlainObject(value)) {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = value[key];
+      if (item === undefined || key === omit) continue;
+      // Only `__proto__` is an accessor on plain objects; every other key assigns an own property.
+      if (key === "__proto__") setOwn(copy, key, freezeCopy(item));
+      else copy[key] = freezeCopy(item);
+    }
+    return Object.freeze(copy) as T;
+  }
+  return value;
+}
+
+/** {@link freezeCopy} of an object, but with `key` set to `shared` (a value frozen already) as is. */
+export function freezeWith<T extends object>(value: T, key: string, shared: unknown): T {
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[name];
+    if (item === undefined) continue;
+    if (name === key) copy[name] = shared;
+    else if (name === "__proto__") setOwn(copy, name, freezeCopy(item));
+    else copy[name] = freezeCopy(item);
+  }
+  return Object.freeze(copy) as T;
+}
+
+/**
+ * Identify's deep merge (as `deepMerge` in `_internal/merge.ts`: objects merge key by key, anything
+ * else replaces, `null` is stored, `undefined` ignored) over a frozen base: the result shares the
+ * base's untouched frozen values and is itself frozen.
+ */
+export function mergeFrozen(
+  base: Readonly<Record<string, unknown>>,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(base)) setOwn(out, key, getOwn(base, key));
+  for (const key of Object.keys(patch)) {
+    const next = patch[key];
+    if (next === undefined) continue;
+    const current = getOwn(out, key);
+    setOwn(
+      out,
+      key,
+      isPlainObject(current) && isPlainObject(next) ? mergeFrozen(current, next) : freezeCopy(next),
+    );
+  }
+  return Object.freeze(out);
+}
+
+/** A frozen copy of `base` with `key` set to `value` (or removed when `value` is undefined). */
+export function withKey(
+  base: Readonly<Record<string, unknown>>,
+  key: string,
+  value: unknown,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(base)) if (k !== key) setOwn(out, k, getOwn(base, k));
+  if (value !== undefined) setOwn(out, key, value);
+  return Object.freeze(out);
+}
+
+/** True when `keys` are exactly `expected`, in order. */
+function keysAre(keys: readonly string[], expected: readonly string[]): boolean {
+  if (keys.length !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (keys[i] !== expected[i]) return false;
+  return true;
+}
+
+const RUN_EVENT_KEYS = [
+  "event",
+  "status",
+  "step_ref",
+  "step_type",
+  "attempt",
+  "data",
+  "inserted_at",
+] as const;
+const RUN_EVENT_KEYS_WITH_REASON = [...RUN_EVENT_KEYS, "reason"] as const;
+
+/** @internal A frozen copy of a run-log entry. */
+export function freezeRunEvent(event: RunEvent): RunEvent {
+  const keys = Object.keys(event);
+  const withReason = keys.length === RUN_EVENT_KEYS_WITH_REASON.length;
+  if (!keysAre(keys, withReason ? RUN_EVENT_KEYS_WITH_REASON : RUN_EVENT_KEYS))
+    return freezeCopy(event);
+  const { status, step_ref, step_type, attempt, data, inserted_at, reason } = event;
+  const name = event.event;
+  if (
+    name === undefined ||
+    status === undefined ||
+    step_ref === undefined ||
+    step_type === undefined ||
+    attempt === undefined ||
+    data === undefined ||
+    inserted_at === undefined ||
+    (withReason && reason === undefined)
+  )
+    return freezeCopy(event);
+  const copy: RunEvent = withReason
+    ? {
+        event: freezeCopy(name),
+        status: freezeCopy(status),
+        step_ref: freezeCopy(step_ref),
+        step_type: freezeCopy(step_type),
+        attempt: freezeCopy(attempt),
+        data: freezeCopy(data),
+        inserted_at: freezeCopy(inserted_at),
+        reason: freezeCopy(reason),
+      }
+    : {
+        event: freezeCopy(name),
+        status: freezeCopy(status),
+        step_ref: freezeCopy(step_ref),
+        step_type: freezeCopy(step_type),
+        attempt: freezeCopy(attempt),
+        data: freezeCopy(data),
+        inserted_at: freezeCopy(inserted_at),
+      };
+  return Object.freeze(copy);
+}
+
+const RECIPIENT_RUN_KEYS = [
+  "__typename",
+  "id",
+  "workflow_run_id",
+  "workflow",
+  "workflow_version",
+  "status",
+  "recipient",
+  "actor",
+  "tenant",
+  "data",
+  "subscription",
+  "trigger_source",
+  "cursor",
+  "version",
+  "error_count",
+  "inserted_at",
+  "updated_at",
+] as const;
+
+/**
+ * @internal A frozen copy of a new recipient run, without its `events`. Values in `shared`
+ * (frozen by the store already: its workflow run's data and trigger source) are kept as they are.
+ */
+export function freezeRecipientRun(
+  run: WorkflowRecipientRun,
+  shared: WeakSet<object>,
+): WorkflowRecipientRun {
+  if (!keysAre(Object.keys(run), RECIPIENT_RUN_KEYS)) return freezeCopy(run, "events");
+  for (const key of RECIPIENT_RUN_KEYS)
+    if (run[key] === undefined) return freezeCopy(run, "events");
+  const keep = <T>(value: T): T =>
+    typeof value === "object" && value !== null && shared.has(value) ? value : freezeCopy(value);
+  return Object.freeze({
+    __typename: run.__typename,
+    id: freezeCopy(run.id),
+    workflow_run_id: freezeCopy(run.workflow_run_id),
+    workflow: freezeCopy(run.workflow),
+    workflow_version: freezeCopy(run.workflow_version),
+    status: freezeCopy(run.status),
+    recipient: freezeCopy(run.recipient),
+    actor: freezeCopy(run.actor),
+    tenant: freezeCopy(run.tenant),
+    data: keep(run.data),
+    subscription: freezeCopy(run.subscription),
+    trigger_source: keep(run.trigger_source),
+    cursor: freezeCopy(run.cursor),
+    version: freezeCopy(run.version),
+    error_count: freezeCopy(run.error_count),
+    inserted_at: freezeCopy(run.inserted_at),
+    updated_at: freezeCopy(run.updated_at),
+  });
+}
+
+const MESSAGE_KEYS = [
+  "__typename",
+  "id",
+  "channel_id",
+  "channel_type",
+  "recipient",
+  "actors",
+  "workflow",
+  "tenant",
+  "source",
+  "status",
+  "engagement_statuses",
+  "seen_at",
+  "read_at",
+  "interacted_at",
+  "link_clicked_at",
+  "archived_at",
+  "data",
+  "content",
+  "metadata",
+  "attempts",
+  "provider_message_id",
+  "last_error",
+  "inserted_at",
+  "updated_at",
+] as const;
+
+const SOURCE_KEYS = [
+  "__typename",
+  "key",
+  "version_id",
+  "categories",
+  "step_ref",
+  "workflow_run_id",
+  "workflow_recipient_run_id",
+] as const;
+
+/**
+ * @internal A frozen copy of a new message. Its `data`, when in `shared` (its workflow run's data,
+ * frozen by the store already), is kept as it is.
+ */
+export function freezeMessage(message: Message, shared: WeakSet<object>): Message {
+  const data = message.data;
+  const sharedData = data !== null && shared.has(data);
+  const source = message.source;
+  if (
+    !keysAre(Object.keys(message), MESSAGE_KEYS) ||
+    !isPlainObject(source) ||
+    !keysAre(Object.keys(source), SOURCE_KEYS)
+  )
+    return sharedData ? freezeWith(message, "data", data) : freezeCopy(message);
+  for (const key of MESSAGE_KEYS) if (message[key] === undefined) return freezeCopy(message);
+  for (const key of SOURCE_KEYS) if (source[key] === undefined) return freezeCopy(message);
+  return Object.freeze({
+    __typename: message.__typename,
+    id: freezeCopy(message.id),
+    channel_id: freezeCopy(message.channel_id),
+    channel_type: freezeCopy(message.channel_type),
+    recipient: freezeCopy(message.recipient),
+    actors: freezeCopy(message.actors),
+    workflow: freezeCopy(message.workflow),
+    tenant: freezeCopy(message.tenant),
+    source: Object.freeze({
+      __typename: source.__typename,
+      key: freezeCopy(source.key),
+      version_id: freezeCopy(source.version_id),
+      categories: freezeCopy(source.categories),
+      step_ref: freezeCopy(source.step_ref),
+      workflow_run_id: freezeCopy(source.workflow_run_id),
+      workflow_recipient_run_id: freezeCopy(source.workflow_recipient_run_id),
+    }),
+    status: freezeCopy(message.status),
+    engagement_statuses: freezeCopy(message.engagement_statuses),
+    seen_at: freezeCopy(message.seen_at),
+    read_at: freezeCopy(message.read_at),
+    interacted_at: freezeCopy(message.interacted_at),
+    link_clicked_at: freezeCopy(message.link_clicked_at),
+    archived_at: freezeCopy(message.archived_at),
+    data: sharedData ? data : freezeCopy(data),
+    content: freezeCopy(message.content),
+    metadata: freezeCopy(message.metadata),
+    attempts: freezeCopy(message.attempts),
+    provider_message_id: freezeCopy(message.provider_message_id),
+    last_error: freezeCopy(message.last_error),
+    inserted_at: freezeCopy(message.inserted_at),
+    updated_at: freezeCopy(message.updated_at),
+  });
+}
+
+/** True when every key of `patch` is one of `allowed`. */
+function keysWithin(patch: object, allowed: ReadonlySet<string>): boolean {
+  for (const key of Object.keys(patch)) if (!allowed.has(key)) return false;
+  return true;
+}
+
+const RECIPIENT_RUN_KEY_SET: ReadonlySet<string> = new Set([...RECIPIENT_RUN_KEYS, "events"]);
+
+/**
+ * @internal The frozen next version of a stored recipient run: `patch` (its defined values
+ * copied) over `previous`, at `version`; `id`, `version` and `events` in the patch are ignored.
+ */
+export function patchRecipientRun(
+  previous: WorkflowRecipientRun,
+  patch: Partial<WorkflowRecipientRun>,
+  version: number,
+): WorkflowRecipientRun {
+  const given = patch as Record<string, unknown>;
+  if (
+    !keysAre(Object.keys(previous), RECIPIENT_RUN_KEYS) ||
+    !keysWithin(patch, RECIPIENT_RUN_KEY_SET)
+  ) {
+    const next: Record<string, unknown> = { ...previous };
+    for (const key of Object.keys(patch)) {
+      if (key === "id" || key === "version" || key === "events") continue;
+      const value = given[key];
+      if (value !== undefined) setOwn(next, key, freezeCopy(value));
+    }
+    next.version = version;
+    return Object.freeze(next) as unknown as WorkflowRecipientRun;
+  }
+  const old = previous as unknown as Record<string, unknown>;
+  const pick = <K extends keyof WorkflowRecipientRun>(key: K): WorkflowRecipientRun[K] => {
+    const value = given[key];
+    return (value === undefined ? old[key] : freezeCopy(value)) as WorkflowRecipientRun[K];
+  };
+  return Object.freeze({
+    __typename: pick("__typename"),
+    id: previous.id,
+    workflow_run_id: pick("workflow_run_id"),
+    workflow: pick("workflow"),
+    workflow_version: pick("workflow_version"),
+    status: pick("status"),
+    recipient: pick("recipient"),
+    actor: pick("actor"),
+    tenant: pick("tenant"),
+    data: pick("data"),
+    subscription: pick("subscription"),
+    trigger_source: pick("trigger_source"),
+    cursor: pick("cursor"),
+    version,
+    error_count: pick("error_count"),
+    inserted_at: pick("inserted_at"),
+    updated_at: pick("updated_at"),
+  });
+}
+
+const MESSAGE_KEY_SET: ReadonlySet<string> = new Set(MESSAGE_KEYS);
+
+/**
+ * @internal The frozen next version of a stored message: `patch` (its defined values copied)
+ * over `previous`; `id` and `__typename` in the patch are ignored.
+ */
+export function patchMessage(previous: Message, patch: Partial<Message>): Message {
+  const given = patch as Record<string, unknown>;
+  if (!keysAre(Object.keys(previous), MESSAGE_KEYS) || !keysWithin(patch, MESSAGE_KEY_SET)) {
+    const next: Record<string, unknown> = { ...previous };
+    for (const key of Object.keys(patch)) {
+      if (key === "id" || key === "__typename") continue;
+      const value = given[key];
+      if (value !== undefined) setOwn(next, key, freezeCopy(value));
+    }
+    return Object.freeze(next) as unknown as Message;
+  }
+  const old = previous as unknown as Record<string, unknown>;
+  const pick = <K extends keyof Message>(key: K): Message[K] => {
+    const value = given[key];
+    return (value === undefined ? old[key] : freezeCopy(value)) as Message[K];
+  };
+  return Object.freeze({
+    __typename: previous.__typename,
+    id: previous.id,
+    channel_id: pick("channel_id"),
+    channel_type: pick("channel_type"),
+    recipient: pick("recipient"),
+    actors: pick("actors"),
+    workflow: pick("workflow"),
+    tenant: pick("tenant"),
+    source: pick("source"),
+    status: pick("status"),
+    engagement_statuses: pick("engagement_statuses"),
+    seen_at: pick("seen_at"),
+    read_at: pick("read_at"),
+    interacted_at: pick("interacted_at"),
+    link_clicked_at: pick("link_clicked_at"),
+    archived_at: pick("archived_at"),
+    data: pick("data"),
+    content: pick("content"),
+    metadata: pick("metadata"),
+    attempts: pick("attempts"),
+    provider_message_id: pick("provider_message_id"),
+    last_error: pick("last_error"),
+    inserted_at: pick("inserted_at"),
+    updated_at: pick("updated_at"),
+  });
+}
