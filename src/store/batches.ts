@@ -13,6 +13,8 @@ export function planAppend(
   open: StoredBatch | null,
   input: BatchAppend,
   now: string,
+  /** Whether a run already has an item in `open` (a store with an index of them answers in O(1)). */
+  hasItem: (batch: StoredBatch, runId: string) => boolean = scanItems,
 ): { write: StoredBatch | null; result: BatchAppendResult } {
   if (!open) {
     const items = input.item && !input.leading ? [input.item] : [];
@@ -44,7 +46,7 @@ export function planAppend(
     const role = open.leading_run_id ? "continuing" : "opened";
     return { write: null, result: { batch: open, role, closed: false } };
   }
-  if (open.items.some((item) => item.run_id === input.run_id))
+  if (hasItem(open, input.run_id))
     return { write: null, result: { batch: open, role: "joined", closed: false } };
   const items = input.item ? [...open.items, input.item] : [...open.items];
   const continuing = open.continuing_run_id === null;
@@ -68,6 +70,10 @@ export function planAppend(
     write: batch,
     result: { batch, role: continuing ? "continuing" : "joined", closed: full },
   };
+}
+
+function scanItems(batch: StoredBatch, runId: string): boolean {
+  return batch.items.some((item) => item.run_id === runId);
 }
 
 /**

@@ -772,21 +772,50 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
 
   const sources = new Map<string, StoredSource>();
 
+  /** The run ids of each open batch's items, for the appends' "already in it?" test. */
+  const openBatchRuns = new Map<string, Set<string>>();
+  const batchHasItem = (batch: StoredBatch, runId: string): boolean =>
+    openBatchRuns.get(batch.id)?.has(runId) ?? batch.items.some((item) => item.run_id === runId);
+
   /**
-   * Stores a batch. Items it shares with the stored version (an append keeps every earlier one)
-   * are already frozen copies and are kept as they are: only new items are copied, so a batch of
-   * n items costs O(n) pointers per append, not n deep copies.
+   * Stores a batch. Items it shares with the stored version (an append keeps every earlier one,
+   * in place) are frozen copies already and are kept as they are: only new items are copied, and
+   * an append costs one pass over the item pointers, not a copy of each item.
    */
   function writeBatch(batch: StoredBatch): StoredBatch {
     const previous = batches.get(batch.id);
-    const kept = new Set<BatchItem>(previous?.items);
-    const items = Object.freeze(
-      batch.items.map((item) => (kept.has(item) ? item : freezeCopy(item))),
-    );
+    const before: readonly BatchItem[] = previous?.items ?? [];
+    const given = batch.items;
+    // The items kept in place: all of them, for an append or a status change.
+    let same = 0;
+    while (same < given.length && same < before.length && given[same] === before[same]) same++;
+    let items: readonly BatchItem[];
+    if (same === given.length && same === before.length && previous) {
+      items = before;
+    } else {
+      const moved = same < before.length ? new Set<BatchItem>(before.slice(same)) : null;
+      const next = before.slice(0, same);
+      for (let i = same; i < given.length; i++) {
+        const item = given[i] as BatchItem;
+        next.push(moved?.has(item) ? item : freezeCopy(item));
+      }
+      items = Object.freeze(next);
+    }
     const frozen = freezeWith(batch, "items", items);
     batches.set(batch.id, frozen);
-    if (frozen.status === "open") openBatches.set(frozen.key, frozen.id);
-    else if (openBatches.get(frozen.key) === frozen.id) openBatches.delete(frozen.key);
+    if (frozen.status === "open") {
+      openBatches.set(frozen.key, frozen.id);
+      let runIds = openBatchRuns.get(frozen.id);
+      if (runIds === undefined || same < before.length) {
+        runIds = new Set(items.map((item) => item.run_id));
+        openBatchRuns.set(frozen.id, runIds);
+      } else {
+        for (let i = same; i < items.length; i++) runIds.add((items[i] as BatchItem).run_id);
+      }
+    } else {
+      openBatchRuns.delete(frozen.id);
+      if (openBatches.get(frozen.key) === frozen.id) openBatches.delete(frozen.key);
+    }
     return frozen;
   }
 
@@ -1303,6 +1332,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         (openId === undefined ? undefined : batches.get(openId)) ?? null,
         input,
         now,
+        batchHasItem,
       );
       if (!write) return result;
       const batch = writeBatch(write);
