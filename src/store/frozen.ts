@@ -186,8 +186,6 @@ export function freezeRecipientRun(
   if (!keysAre(Object.keys(run), RECIPIENT_RUN_KEYS)) return freezeCopy(run, "events");
   for (const key of RECIPIENT_RUN_KEYS)
     if (run[key] === undefined) return freezeCopy(run, "events");
-  const keep = <T>(value: T): T =>
-    typeof value === "object" && value !== null && shared.has(value) ? value : freezeCopy(value);
   return Object.freeze({
     __typename: run.__typename,
     id: freezeCopy(run.id),
@@ -198,9 +196,9 @@ export function freezeRecipientRun(
     recipient: freezeCopy(run.recipient),
     actor: freezeCopy(run.actor),
     tenant: freezeCopy(run.tenant),
-    data: keep(run.data),
+    data: keepShared(run.data, shared),
     subscription: freezeCopy(run.subscription),
-    trigger_source: keep(run.trigger_source),
+    trigger_source: keepShared(run.trigger_source, shared),
     cursor: freezeCopy(run.cursor),
     version: freezeCopy(run.version),
     error_count: freezeCopy(run.error_count),
@@ -298,6 +296,19 @@ export function freezeMessage(message: Message, shared: WeakSet<object>): Messag
   });
 }
 
+/** `value` itself when the store froze it already (it is in `shared`), else its frozen copy. */
+function keepShared<T>(value: T, shared: WeakSet<object>): T {
+  return typeof value === "object" && value !== null && shared.has(value)
+    ? value
+    : freezeCopy(value);
+}
+
+/** A field of a patched record: the patch's value (copied) when it gives one, else the old one. */
+function patched<T, K extends keyof T>(old: T, patch: Partial<T>, key: K): T[K] {
+  const value = patch[key];
+  return value === undefined ? old[key] : (freezeCopy(value) as T[K]);
+}
+
 /** True when every key of `patch` is one of `allowed`. */
 function keysWithin(patch: object, allowed: ReadonlySet<string>): boolean {
   for (const key of Object.keys(patch)) if (!allowed.has(key)) return false;
@@ -329,29 +340,24 @@ export function patchRecipientRun(
     next.version = version;
     return Object.freeze(next) as unknown as WorkflowRecipientRun;
   }
-  const old = previous as unknown as Record<string, unknown>;
-  const pick = <K extends keyof WorkflowRecipientRun>(key: K): WorkflowRecipientRun[K] => {
-    const value = given[key];
-    return (value === undefined ? old[key] : freezeCopy(value)) as WorkflowRecipientRun[K];
-  };
   return Object.freeze({
-    __typename: pick("__typename"),
+    __typename: patched(previous, patch, "__typename"),
     id: previous.id,
-    workflow_run_id: pick("workflow_run_id"),
-    workflow: pick("workflow"),
-    workflow_version: pick("workflow_version"),
-    status: pick("status"),
-    recipient: pick("recipient"),
-    actor: pick("actor"),
-    tenant: pick("tenant"),
-    data: pick("data"),
-    subscription: pick("subscription"),
-    trigger_source: pick("trigger_source"),
-    cursor: pick("cursor"),
+    workflow_run_id: patched(previous, patch, "workflow_run_id"),
+    workflow: patched(previous, patch, "workflow"),
+    workflow_version: patched(previous, patch, "workflow_version"),
+    status: patched(previous, patch, "status"),
+    recipient: patched(previous, patch, "recipient"),
+    actor: patched(previous, patch, "actor"),
+    tenant: patched(previous, patch, "tenant"),
+    data: patched(previous, patch, "data"),
+    subscription: patched(previous, patch, "subscription"),
+    trigger_source: patched(previous, patch, "trigger_source"),
+    cursor: patched(previous, patch, "cursor"),
     version,
-    error_count: pick("error_count"),
-    inserted_at: pick("inserted_at"),
-    updated_at: pick("updated_at"),
+    error_count: patched(previous, patch, "error_count"),
+    inserted_at: patched(previous, patch, "inserted_at"),
+    updated_at: patched(previous, patch, "updated_at"),
   });
 }
 
@@ -372,35 +378,30 @@ export function patchMessage(previous: Message, patch: Partial<Message>): Messag
     }
     return Object.freeze(next) as unknown as Message;
   }
-  const old = previous as unknown as Record<string, unknown>;
-  const pick = <K extends keyof Message>(key: K): Message[K] => {
-    const value = given[key];
-    return (value === undefined ? old[key] : freezeCopy(value)) as Message[K];
-  };
   return Object.freeze({
     __typename: previous.__typename,
     id: previous.id,
-    channel_id: pick("channel_id"),
-    channel_type: pick("channel_type"),
-    recipient: pick("recipient"),
-    actors: pick("actors"),
-    workflow: pick("workflow"),
-    tenant: pick("tenant"),
-    source: pick("source"),
-    status: pick("status"),
-    engagement_statuses: pick("engagement_statuses"),
-    seen_at: pick("seen_at"),
-    read_at: pick("read_at"),
-    interacted_at: pick("interacted_at"),
-    link_clicked_at: pick("link_clicked_at"),
-    archived_at: pick("archived_at"),
-    data: pick("data"),
-    content: pick("content"),
-    metadata: pick("metadata"),
-    attempts: pick("attempts"),
-    provider_message_id: pick("provider_message_id"),
-    last_error: pick("last_error"),
-    inserted_at: pick("inserted_at"),
-    updated_at: pick("updated_at"),
+    channel_id: patched(previous, patch, "channel_id"),
+    channel_type: patched(previous, patch, "channel_type"),
+    recipient: patched(previous, patch, "recipient"),
+    actors: patched(previous, patch, "actors"),
+    workflow: patched(previous, patch, "workflow"),
+    tenant: patched(previous, patch, "tenant"),
+    source: patched(previous, patch, "source"),
+    status: patched(previous, patch, "status"),
+    engagement_statuses: patched(previous, patch, "engagement_statuses"),
+    seen_at: patched(previous, patch, "seen_at"),
+    read_at: patched(previous, patch, "read_at"),
+    interacted_at: patched(previous, patch, "interacted_at"),
+    link_clicked_at: patched(previous, patch, "link_clicked_at"),
+    archived_at: patched(previous, patch, "archived_at"),
+    data: patched(previous, patch, "data"),
+    content: patched(previous, patch, "content"),
+    metadata: patched(previous, patch, "metadata"),
+    attempts: patched(previous, patch, "attempts"),
+    provider_message_id: patched(previous, patch, "provider_message_id"),
+    last_error: patched(previous, patch, "last_error"),
+    inserted_at: patched(previous, patch, "inserted_at"),
+    updated_at: patched(previous, patch, "updated_at"),
   });
 }
