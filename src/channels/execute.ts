@@ -8,7 +8,7 @@
 import { uuidV5 } from "../_internal/ids.js";
 import { isPlainObject } from "../_internal/merge.js";
 import { isoString } from "../_internal/time.js";
-import type { EngineContext } from "../engine/context.js";
+import { type EngineContext, readWorkflowRun } from "../engine/context.js";
 import { emitMessage } from "../messages/emit.js";
 import { feedChanged } from "../messages/feed.js";
 import type { Message, MessageDeliveryStatus } from "../messages/types.js";
@@ -438,7 +438,7 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
   // Delivered, given up on, or this attempt already made (a duplicate job): nothing to do.
   if (message?.status !== "queued" || message.attempts >= attempt) return;
   const run = await ctx.store.getRecipientRun(message.source.workflow_recipient_run_id);
-  const workflowRun = run ? await ctx.store.getWorkflowRun(run.workflow_run_id) : null;
+  const workflowRun = run ? await readWorkflowRun(ctx, run.workflow_run_id) : null;
   const channel = resolveChannel(ctx, message.channel_id, message.channel_type as ChannelType);
   if (!run || !workflowRun || !channel) {
     const at = isoString(ctx.clock.now());

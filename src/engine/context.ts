@@ -8,7 +8,7 @@ import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
 import type { Store } from "../store/types.js";
-import type { TriggerSource } from "../workflows/run-types.js";
+import type { TriggerSource, WorkflowRun } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
 import type { SafeEmitter } from "./emitter.js";
 import type { TriggerOptions, TriggerParams, TriggerResult } from "./trigger.js";
@@ -26,6 +26,8 @@ export interface EngineContext {
     | ((key: string, stepType: ChannelType | undefined) => ChannelConfig | undefined)
     | undefined;
   vars: Record<string, unknown>;
+  /** Workflow runs read lately, by id (see {@link readWorkflowRun}). */
+  workflowRuns: Map<string, WorkflowRun>;
   defaultTimezone: string;
   defaultPreferences: PreferenceSetInput | undefined;
   fetch: typeof fetch | undefined;
@@ -42,6 +44,28 @@ export interface EngineContext {
     options: TriggerOptions | undefined,
     source: TriggerSource,
   ) => Promise<TriggerResult>;
+}
+
+/** How many workflow runs {@link readWorkflowRun} remembers. */
+const WORKFLOW_RUNS_KEPT = 1000;
+
+/**
+ * @internal Reads a workflow run, remembering the last thousand read. A workflow run never
+ * changes once stored, and each of a trigger's recipient runs reads it (a query each, on a
+ * durable store): the thousand recipients of one trigger read it once.
+ */
+export async function readWorkflowRun(ctx: EngineContext, id: string): Promise<WorkflowRun | null> {
+  const kept = ctx.workflowRuns.get(id);
+  if (kept) return kept;
+  const run = await ctx.store.getWorkflowRun(id);
+  if (run) {
+    if (ctx.workflowRuns.size >= WORKFLOW_RUNS_KEPT) {
+      const oldest = ctx.workflowRuns.keys().next().value;
+      if (oldest !== undefined) ctx.workflowRuns.delete(oldest);
+    }
+    ctx.workflowRuns.set(id, run);
+  }
+  return run;
 }
 
 /** @internal The clock's now as an ISO string. */

@@ -300,6 +300,7 @@ export class CrierEngine implements Engine {
       channels: validateChannels(options.channels),
       channelFallback: internal.channelFallback,
       vars: options.vars ?? {},
+      workflowRuns: new Map(),
       defaultTimezone,
       defaultPreferences,
       fetch: options.fetch,

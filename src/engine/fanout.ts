@@ -9,7 +9,7 @@ import type { JobData, JobInput } from "../queue/types.js";
 import { keyToRef, refToKey, sameKey } from "../recipients/identify.js";
 import { type RecipientKey, USERS_COLLECTION } from "../store/types.js";
 import type { WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
-import { type EngineContext, nowIso } from "./context.js";
+import { type EngineContext, nowIso, readWorkflowRun } from "./context.js";
 
 /** Subscribers read per store page. */
 const PAGE_SIZE = 500;
@@ -45,7 +45,7 @@ export function runJob(runId: string, cursor: number, runAt?: Date, suffix?: str
 /** @internal Handles one `fanout` job. */
 export async function processFanout(ctx: EngineContext, data: JobData): Promise<void> {
   const workflowRunId = String(data.workflow_run_id);
-  const run = await ctx.store.getWorkflowRun(workflowRunId);
+  const run = await readWorkflowRun(ctx, workflowRunId);
   if (!run) return;
   const cursor = (data.cursor as FanoutCursor | undefined) ?? { index: -1, stack: [] };
   const actorKey = run.actor ? refToKey(run.actor) : null;

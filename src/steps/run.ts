@@ -12,7 +12,7 @@ import { executeChannelStep, messageId } from "../channels/execute.js";
 import { renderTemplate } from "../channels/templates.js";
 import { explainConditions, readPath } from "../conditions/evaluate.js";
 import { cancellationApplies, cancelRun } from "../engine/cancel.js";
-import type { EngineContext } from "../engine/context.js";
+import { type EngineContext, readWorkflowRun } from "../engine/context.js";
 import { runJob } from "../engine/fanout.js";
 import { scheduleScope } from "../engine/schedules.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";
@@ -98,7 +98,7 @@ export async function processRun(
     return;
   }
   const [workflowRun, current] = await Promise.all([
-    ctx.store.getWorkflowRun(run.workflow_run_id),
+    readWorkflowRun(ctx, run.workflow_run_id),
     ctx.store.getWorkflow(run.workflow),
   ]);
   if (!workflowRun) return;

@@ -248,3 +248,29 @@ describe("object recipients and subscriptions", () => {
     ).rejects.toMatchObject({ code: "invalid_params" });
   });
 });
+
+describe("reading a trigger's workflow run", () => {
+  it("reads it from the store once for the fan-out and all its recipient runs", async () => {
+    const store = memoryStore();
+    const reads: string[] = [];
+    const t = createTestEngine({
+      workflows: [emailWorkflow()],
+      store: {
+        ...store,
+        getWorkflowRun(id) {
+          reads.push(id);
+          return store.getWorkflowRun(id);
+        },
+      },
+    });
+    const recipients = Array.from({ length: 50 }, (_, i) => ({
+      id: `u${i}`,
+      email: `u${i}@example.com`,
+    }));
+    const first = await t.workflows.trigger("welcome", { recipients });
+    const second = await t.workflows.trigger("welcome", { recipients: recipients.slice(0, 3) });
+    await t.idle();
+    expect(t.outbox).toHaveLength(53);
+    expect(reads).toEqual([first.workflow_run_id, second.workflow_run_id]);
+  });
+});
