@@ -14,8 +14,12 @@ export interface QueryResultLike<R> {
 
 /** A client checked out of a pool: `pg.PoolClient` has this shape. */
 export interface PgClientLike {
-  /** Runs one statement with `$1`, `$2`… bound to `values`. */
-  query(text: string, values?: unknown[]): Promise<QueryResultLike<any>>;
+  /**
+   * Runs one statement with `$1`, `$2`… bound to `values`. With the store's
+   * `preparedStatements` on (the default), most statements come as `pg`'s query config instead,
+   * `{ name, text, values }`: a statement prepared once per connection under `name`.
+   */
+  query(text: string | PreparedQuery, values?: unknown[]): Promise<QueryResultLike<any>>;
   /** Returns the client to its pool; a truthy argument destroys it instead (a broken connection). */
   release(destroy?: boolean | Error): void;
   /**
@@ -40,6 +44,22 @@ export interface PgPoolLike {
   /** Closes every connection (only on a pool the store made itself). */
   end(): Promise<void>;
 }
+
+/** `pg`'s query config for a named prepared statement (what `PgClientLike.query` may be given). */
+export interface PreparedQuery {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * The name each statement text is prepared under. One map for the process: a name must mean one
+ * text on every connection, and stores may share a pool (the text names its schema, so the same
+ * text is the same statement). Texts beyond the limit (built from varying filters) are sent
+ * unprepared.
+ */
+const preparedNames = new Map<string, string>();
+const MAX_PREPARED = 2000;
 
 /** @internal Something a statement can run on: the pool, or one transaction's client. */
 export interface Queryable {
@@ -86,12 +106,35 @@ export class Db implements Queryable {
   #ready: Promise<PgPoolLike> | undefined;
   /** How many times a connection that could not be made is tried before the error surfaces. */
   readonly #connectAttempts: number;
+  /** Whether statements go as named prepared statements. */
+  readonly #prepare: boolean;
 
-  constructor(schema: string, getPool: () => Promise<PgPoolLike>, connectAttempts: number) {
+  constructor(
+    schema: string,
+    getPool: () => Promise<PgPoolLike>,
+    connectAttempts: number,
+    preparedStatements = true,
+  ) {
     this.schema = schema;
     this.s = `"${schema}"`;
     this.#getPool = getPool;
     this.#connectAttempts = connectAttempts;
+    this.#prepare = preparedStatements;
+  }
+
+  /**
+   * Runs `text` on `client`: as a named prepared statement (parsed and planned once per
+   * connection: PostgreSQL's share of a simple statement's cost), or as plain text.
+   */
+  #run(client: PgClientLike, text: string, values: unknown[] | undefined) {
+    if (!this.#prepare) return client.query(text, values);
+    let name = preparedNames.get(text);
+    if (name === undefined) {
+      if (preparedNames.size >= MAX_PREPARED) return client.query(text, values);
+      name = `crier_${preparedNames.size}`;
+      preparedNames.set(text, name);
+    }
+    return client.query({ name, text, values: values ?? [] });
   }
 
   /** The pool, once it exists and the schema is migrated (done once; retried after a failure). */
@@ -140,7 +183,7 @@ export class Db implements Queryable {
     const pool = await this.ready();
     const client = await this.#connect(pool, "query");
     try {
-      const result = await client.query(text, values);
+      const result = await this.#run(client, text, values);
       client.release();
       return result.rows as R[];
     } catch (error) {
@@ -154,9 +197,8 @@ export class Db implements Queryable {
     const pool = await this.ready();
     const client = await this.#connect(pool, "transaction");
     const q: Queryable = {
-      async query<R>(text: string, values?: unknown[]): Promise<R[]> {
-        return (await client.query(text, values)).rows as R[];
-      },
+      query: async <R>(text: string, values?: unknown[]): Promise<R[]> =>
+        (await this.#run(client, text, values)).rows as R[],
     };
     try {
       await client.query("BEGIN");

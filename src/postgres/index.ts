@@ -4,7 +4,7 @@
  *
  * @module
  */
-export type { PgClientLike, PgPoolLike, QueryResultLike } from "./db.js";
+export type { PgClientLike, PgPoolLike, PreparedQuery, QueryResultLike } from "./db.js";
 export {
   type PostgresStoreCommonOptions,
   type PostgresStoreConnectionOptions,

@@ -30,6 +30,14 @@ export interface PostgresStoreCommonOptions {
    * @default 6 (about 3 s in all)
    */
   connectAttempts?: number;
+  /**
+   * Sends the store's statements as named prepared statements, parsed and planned once per
+   * connection instead of on every call (a large share of PostgreSQL's work for the short
+   * statements a run makes). Turn it off for a pool whose clients take only `(text, values)`,
+   * or a connection pooler in transaction mode that cannot keep prepared statements.
+   * @default true
+   */
+  preparedStatements?: boolean;
 }
 
 /** {@link postgresStore} on a pool you own: crier never ends it. */
@@ -137,7 +145,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         'Pass e.g. { connectionString: "postgres://user:password@localhost:5432/app" }.',
     );
   }
-  const db = new Db(schema, getPool, connectAttempts);
+  const db = new Db(schema, getPool, connectAttempts, options.preparedStatements !== false);
   let closed = false;
   return named({
     name: "postgres",

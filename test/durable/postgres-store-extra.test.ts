@@ -51,6 +51,47 @@ describe("postgresStore", () => {
     }
   });
 
+  it("sends its statements as named prepared statements, or as text with preparedStatements: false", async () => {
+    const seen: Array<{ prepared: boolean; text: string }> = [];
+    // A pool whose clients record how each statement arrives, then run it.
+    const recording = {
+      query: (text: string, values?: unknown[]) => pool.query(text, values),
+      end: async () => {},
+      async connect() {
+        const client = await pool.connect();
+        return {
+          release: (destroy?: boolean | Error) => client.release(destroy),
+          query(
+            text: string | { name: string; text: string; values: unknown[] },
+            values?: unknown[],
+          ) {
+            if (typeof text === "string") {
+              seen.push({ prepared: false, text });
+              return client.query(text, values);
+            }
+            seen.push({ prepared: true, text: text.text });
+            return client.query(text);
+          },
+        };
+      },
+    };
+    const schema = schemaName("prep");
+    const prepared = postgresStore({ pool: recording, schema });
+    // The first call migrates the schema (plain statements, once); those after it are the store's.
+    await prepared.upsertRecipient(u1, { properties: { name: "Ada" } }, at(0));
+    seen.length = 0;
+    for (let i = 0; i < 3; i++)
+      expect((await prepared.getRecipient(u1))?.properties).toEqual({ name: "Ada" });
+    await prepared.upsertRecipient(u1, { properties: { plan: "pro" } }, at(1));
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    expect(seen.filter((s) => !s.prepared)).toEqual([]);
+    seen.length = 0;
+    const plain = postgresStore({ pool: recording, schema, preparedStatements: false });
+    expect((await plain.getRecipient(u1))?.properties).toEqual({ name: "Ada", plan: "pro" });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((s) => !s.prepared)).toBe(true);
+  });
+
   it("refuses a schema that a newer crier migrated", async () => {
     const schema = schemaName("newer");
     const store = postgresStore({ pool, schema });
