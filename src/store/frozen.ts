@@ -19,6 +19,8 @@ import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
 
 /** The one frozen empty array every empty array is stored as. */
 const EMPTY: readonly unknown[] = Object.freeze([]);
+/** The one frozen empty object every empty object is stored as (many log entries have no data). */
+const EMPTY_OBJECT: Readonly<Record<string, never>> = Object.freeze({});
 
 /**
  * A deep copy of JSON data with every object and array frozen. Keys such as `__proto__` become own
@@ -33,8 +35,10 @@ export function freezeCopy<T>(value: T, omit?: string): T {
     return Object.freeze(copy) as T;
   }
   if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return EMPTY_OBJECT as T;
     const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
+    for (const key of keys) {
       const item = value[key];
       if (item === undefined || key === omit) continue;
       // Only `__proto__` is an accessor on plain objects; every other key assigns an own property.

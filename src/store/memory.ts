@@ -561,7 +561,12 @@ interface CountBucket {
   readonly channel_id: string;
   readonly tenant: string | null;
   readonly status: string;
-  readonly byMask: Int32Array;
+  /**
+   * The counts as pairs: an engagement mask, then how many messages have it. Only masks with
+   * messages are kept: a feed has one or two (unseen; seen and unread…), where an array of all 32
+   * would take some 300 bytes per recipient.
+   */
+  readonly byMask: number[];
   total: number;
 }
 
@@ -625,7 +630,20 @@ interface ObjectSubscribers {
 interface RunEntry {
   readonly seq: number;
   run: WorkflowRecipientRun;
-  readonly events: RunEvent[];
+  /** Replaced, not grown, on each write: an array grown by push keeps room for 17 entries. */
+  events: readonly RunEvent[];
+}
+
+const NO_EVENTS: readonly RunEvent[] = Object.freeze([]);
+
+/** `log` with frozen copies of `added` after it, in an array of exactly their length. */
+function withEvents(log: readonly RunEvent[], added: readonly RunEvent[]): readonly RunEvent[] {
+  if (added.length === 0) return log;
+  const next = new Array<RunEvent>(log.length + added.length);
+  for (let i = 0; i < log.length; i++) next[i] = log[i] as RunEvent;
+  for (let i = 0; i < added.length; i++)
+    next[log.length + i] = freezeRunEvent(added[i] as RunEvent);
+  return next;
 }
 
 interface MessageEntry {
@@ -692,36 +710,56 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
    * Counts of delivered messages by recipient, then by channel, tenant and status: a feed's
    * badge counts (delivered in-app messages) read no message. Other counts scan an index.
    */
-  const messageCounters = new Map<string, Map<string, CountBucket>>();
+  const messageCounters = new Map<string, CountBucket[]>();
 
   /** Adds (`delta` 1) or removes (-1) a delivered message's contribution to its recipient's counters. */
   function countMessage(message: Message, delta: 1 | -1): void {
     if (message.status !== COUNTED_STATUS) return;
     const recipient = refKey(message.recipient);
-    let buckets = messageCounters.get(recipient);
-    if (buckets === undefined) {
-      buckets = new Map();
-      messageCounters.set(recipient, buckets);
+    const mask = engagementMask(message.engagement_statuses);
+    const buckets = messageCounters.get(recipient);
+    let index = -1;
+    if (buckets !== undefined) {
+      for (let i = 0; i < buckets.length; i++) {
+        const b = buckets[i] as CountBucket;
+        if (
+          b.channel_id === message.channel_id &&
+          b.tenant === message.tenant &&
+          b.status === message.status
+        ) {
+          index = i;
+          break;
+        }
+      }
     }
-    // Length prefixes keep any channel and tenant apart; "-" is no tenant.
-    const tenant = message.tenant === null ? "-" : `${message.tenant.length}:${message.tenant}`;
-    const key = `${message.channel_id.length}:${message.channel_id}${tenant}${message.status}`;
-    let bucket = buckets.get(key);
-    if (bucket === undefined) {
-      bucket = {
+    if (index === -1) {
+      const bucket: CountBucket = {
         channel_id: message.channel_id,
         tenant: message.tenant,
         status: message.status,
-        byMask: new Int32Array(MASKS),
-        total: 0,
+        byMask: [mask, delta],
+        total: delta,
       };
-      buckets.set(key, bucket);
+      if (buckets === undefined) messageCounters.set(recipient, [bucket]);
+      else buckets.push(bucket);
+      return;
     }
-    bucket.byMask[engagementMask(message.engagement_statuses)]! += delta;
+    const list = buckets as CountBucket[];
+    const bucket = list[index] as CountBucket;
+    const pairs = bucket.byMask;
+    let at = 0;
+    while (at < pairs.length && pairs[at] !== mask) at += 2;
+    if (at === pairs.length) {
+      pairs.push(mask, delta);
+    } else {
+      const count = (pairs[at + 1] as number) + delta;
+      if (count === 0) pairs.splice(at, 2);
+      else pairs[at + 1] = count;
+    }
     bucket.total += delta;
     if (bucket.total === 0) {
-      buckets.delete(key);
-      if (buckets.size === 0) messageCounters.delete(recipient);
+      list.splice(index, 1);
+      if (list.length === 0) messageCounters.delete(recipient);
     }
   }
 
@@ -1068,7 +1106,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         const entry: RunEntry = {
           seq: runsBySeq.length + 1,
           run,
-          events: events ? events.map(freezeRunEvent) : [],
+          events: events ? events.map(freezeRunEvent) : NO_EVENTS,
         };
         runsBySeq.push(entry);
         runs.set(run.id, entry);
@@ -1108,7 +1146,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
       }
       entry.run = run;
-      for (const event of events) entry.events.push(freezeRunEvent(event));
+      entry.events = withEvents(entry.events, events);
       return run;
     },
 
@@ -1116,7 +1154,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       // A log belongs to a run: events for a run that does not exist are dropped.
       const entry = runs.get(id);
       if (!entry) return;
-      for (const event of events) entry.events.push(freezeRunEvent(event));
+      entry.events = withEvents(entry.events, events);
     },
 
     getRunEvents(id) {
@@ -1206,14 +1244,16 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         // From the recipient's counters: O(channels × tenants × statuses), no message read.
         const accepted = acceptedMasks(filter);
         const statuses = filter.status ? new Set<string>(filter.status) : null;
-        for (const bucket of messageCounters.get(keyOf(filter.recipient))?.values() ?? []) {
+        for (const bucket of messageCounters.get(keyOf(filter.recipient)) ?? []) {
           if (filter.channel_id !== undefined && bucket.channel_id !== filter.channel_id) continue;
           if (filter.tenant !== undefined && bucket.tenant !== filter.tenant) continue;
           if (filter.has_tenant !== undefined && (bucket.tenant !== null) !== filter.has_tenant)
             continue;
           if (statuses !== null && !statuses.has(bucket.status)) continue;
-          for (let mask = 0; mask < MASKS; mask++) {
-            const count = bucket.byMask[mask]!;
+          const pairs = bucket.byMask;
+          for (let at = 0; at < pairs.length; at += 2) {
+            const mask = pairs[at] as number;
+            const count = pairs[at + 1] as number;
             if (count === 0 || !accepted[mask]) continue;
             counts.total += count;
             if ((mask & ENGAGEMENT_BIT.read!) === 0) counts.unread += count;
