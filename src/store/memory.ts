@@ -290,22 +290,44 @@ class DenseSeqs implements SeqSource {
 
 const EMPTY: SeqSource = SeqIndex.of([]);
 
-/** Adds `seq` to the index of `key` in `indexes`, creating it. */
-function indexAdd(indexes: Map<string, SeqIndex>, key: string, seq: number): void {
-  let index = indexes.get(key);
-  if (index === undefined) {
-    index = new SeqIndex();
-    indexes.set(key, index);
-  }
-  index.add(seq);
-}
+/**
+ * A {@link SeqIndex} per key. Most keys never hold a second number (a recipient's one run, a
+ * run's one message): the map holds a key's first number itself, and makes it an index object
+ * only when a second arrives.
+ */
+class IndexMap {
+  readonly #map = new Map<string, SeqIndex | number>();
 
-/** Removes `seq` from the index of `key`, dropping the index when it empties. */
-function indexDelete(indexes: Map<string, SeqIndex>, key: string, seq: number): void {
-  const index = indexes.get(key);
-  if (index === undefined) return;
-  index.delete(seq);
-  if (index.size === 0) indexes.delete(key);
+  /** Adds `seq` to the index of `key`. */
+  add(key: string, seq: number): void {
+    const held = this.#map.get(key);
+    if (held === undefined) {
+      this.#map.set(key, seq);
+    } else if (typeof held === "number") {
+      if (held === seq) return;
+      this.#map.set(key, SeqIndex.of(held < seq ? [held, seq] : [seq, held]));
+    } else {
+      held.add(seq);
+    }
+  }
+
+  /** Removes `seq` from the index of `key`, dropping the key when its index empties. */
+  delete(key: string, seq: number): void {
+    const held = this.#map.get(key);
+    if (held === undefined) return;
+    if (typeof held === "number") {
+      if (held === seq) this.#map.delete(key);
+      return;
+    }
+    held.delete(seq);
+    if (held.size === 0) this.#map.delete(key);
+  }
+
+  /** The index of `key`, or undefined when it holds nothing. */
+  get(key: string): SeqIndex | undefined {
+    const held = this.#map.get(key);
+    return typeof held === "number" ? SeqIndex.of([held]) : held;
+  }
 }
 
 // ── Paging ────────────────────────────────────────────────────────────────────────────────────
@@ -688,7 +710,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   let subscriptionSeq = 0;
   const subscriptions = new Map<number, SubscriptionEntry>();
   const subscribersOf = new Map<string, ObjectSubscribers>();
-  const subscriptionsOf = new Map<string, SeqIndex>();
+  const subscriptionsOf = new IndexMap();
 
   const workflows = new Map<string, Workflow[]>();
 
@@ -697,15 +719,15 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   /** Run entries by sequence number - 1. */
   const runsBySeq: RunEntry[] = [];
   const allRuns = new DenseSeqs(runsBySeq);
-  const runsByRecipient = new Map<string, SeqIndex>();
-  const runsByWorkflowRun = new Map<string, SeqIndex>();
+  const runsByRecipient = new IndexMap();
+  const runsByWorkflowRun = new IndexMap();
 
   const messages = new Map<string, MessageEntry>();
   /** Message entries by sequence number - 1. */
   const messagesBySeq: MessageEntry[] = [];
   const allMessages = new DenseSeqs(messagesBySeq);
-  const messagesByRecipient = new Map<string, SeqIndex>();
-  const messagesByRecipientRun = new Map<string, SeqIndex>();
+  const messagesByRecipient = new IndexMap();
+  const messagesByRecipientRun = new IndexMap();
   /**
    * Counts of delivered messages by recipient, then by channel, tenant and status: a feed's
    * badge counts (delivered in-app messages) read no message. Other counts scan an index.
@@ -774,15 +796,15 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const oldRecipient = refKey(previous.recipient);
       const newRecipient = refKey(message.recipient);
       if (oldRecipient !== newRecipient) {
-        indexDelete(messagesByRecipient, oldRecipient, entry.seq);
-        indexAdd(messagesByRecipient, newRecipient, entry.seq);
+        messagesByRecipient.delete(oldRecipient, entry.seq);
+        messagesByRecipient.add(newRecipient, entry.seq);
       }
     }
     const oldRun = previous.source.workflow_recipient_run_id;
     const newRun = message.source.workflow_recipient_run_id;
     if (oldRun !== newRun) {
-      indexDelete(messagesByRecipientRun, oldRun, entry.seq);
-      indexAdd(messagesByRecipientRun, newRun, entry.seq);
+      messagesByRecipientRun.delete(oldRun, entry.seq);
+      messagesByRecipientRun.add(newRun, entry.seq);
     }
     countMessage(previous, -1);
     countMessage(message, 1);
@@ -793,7 +815,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   const idempotency = new Map<string, IdempotencyRecord>();
   const claimed = new Set<string>();
 
-  const runsByCancellationKey = new Map<string, SeqIndex>();
+  const runsByCancellationKey = new IndexMap();
   const batches = new Map<string, StoredBatch>();
   /** The open batch of each batch key. */
   const openBatches = new Map<string, string>();
@@ -805,8 +827,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   /** Schedule entries by sequence number - 1 (undefined once deleted). */
   const schedulesBySeq: Array<ScheduleEntry | undefined> = [];
   const allSchedules = new DenseSeqs(schedulesBySeq);
-  const schedulesByWorkflow = new Map<string, SeqIndex>();
-  const schedulesByRecipient = new Map<string, SeqIndex>();
+  const schedulesByWorkflow = new IndexMap();
+  const schedulesByRecipient = new IndexMap();
 
   const sources = new Map<string, StoredSource>();
 
@@ -865,7 +887,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       subscribers.bySubscriber.delete(entry.recipientKey);
       if (subscribers.index.size === 0) subscribersOf.delete(entry.objectKey);
     }
-    indexDelete(subscriptionsOf, entry.recipientKey, entry.seq);
+    subscriptionsOf.delete(entry.recipientKey, entry.seq);
   }
 
   function writeRecipient(
@@ -1001,7 +1023,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         subscriptions.set(seq, { seq, objectKey, recipientKey, sub });
         ofObject.index.add(seq);
         ofObject.bySubscriber.set(recipientKey, seq);
-        indexAdd(subscriptionsOf, recipientKey, seq);
+        subscriptionsOf.add(recipientKey, seq);
         result.push(sub);
       }
       if (ofObject.index.size === 0) subscribersOf.delete(objectKey);
@@ -1110,15 +1132,11 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         };
         runsBySeq.push(entry);
         runs.set(run.id, entry);
-        indexAdd(runsByRecipient, refKey(run.recipient), entry.seq);
-        indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
+        runsByRecipient.add(refKey(run.recipient), entry.seq);
+        runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
         const cancellationKey = run.trigger_source.cancellation_key;
         if (cancellationKey) {
-          indexAdd(
-            runsByCancellationKey,
-            cancellationIndexKey(run.workflow, cancellationKey),
-            entry.seq,
-          );
+          runsByCancellationKey.add(cancellationIndexKey(run.workflow, cancellationKey), entry.seq);
         }
         return true;
       });
@@ -1137,13 +1155,13 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         const oldRecipient = refKey(previous.recipient);
         const newRecipient = refKey(run.recipient);
         if (oldRecipient !== newRecipient) {
-          indexDelete(runsByRecipient, oldRecipient, entry.seq);
-          indexAdd(runsByRecipient, newRecipient, entry.seq);
+          runsByRecipient.delete(oldRecipient, entry.seq);
+          runsByRecipient.add(newRecipient, entry.seq);
         }
       }
       if (previous.workflow_run_id !== run.workflow_run_id) {
-        indexDelete(runsByWorkflowRun, previous.workflow_run_id, entry.seq);
-        indexAdd(runsByWorkflowRun, run.workflow_run_id, entry.seq);
+        runsByWorkflowRun.delete(previous.workflow_run_id, entry.seq);
+        runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
       }
       entry.run = run;
       entry.events = withEvents(entry.events, events);
@@ -1188,8 +1206,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const entry: MessageEntry = { seq: messagesBySeq.length + 1, message };
       messagesBySeq.push(entry);
       messages.set(message.id, entry);
-      indexAdd(messagesByRecipient, refKey(message.recipient), entry.seq);
-      indexAdd(messagesByRecipientRun, message.source.workflow_recipient_run_id, entry.seq);
+      messagesByRecipient.add(refKey(message.recipient), entry.seq);
+      messagesByRecipientRun.add(message.source.workflow_recipient_run_id, entry.seq);
       countMessage(message, 1);
       return { message, created: true };
     },
@@ -1442,8 +1460,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         };
         schedules.set(input.id, entry);
         schedulesBySeq.push(entry);
-        indexAdd(schedulesByWorkflow, input.workflow, entry.seq);
-        indexAdd(schedulesByRecipient, refKey(input.recipient), entry.seq);
+        schedulesByWorkflow.add(input.workflow, entry.seq);
+        schedulesByRecipient.add(refKey(input.recipient), entry.seq);
         return true;
       });
     },
@@ -1458,12 +1476,12 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const previous = entry.schedule;
       const next = freezeCopy({ ...previous, ...patch, id, version: expectedVersion + 1 });
       if (next.workflow !== previous.workflow) {
-        indexDelete(schedulesByWorkflow, previous.workflow, entry.seq);
-        indexAdd(schedulesByWorkflow, next.workflow, entry.seq);
+        schedulesByWorkflow.delete(previous.workflow, entry.seq);
+        schedulesByWorkflow.add(next.workflow, entry.seq);
       }
       if (refKey(next.recipient) !== refKey(previous.recipient)) {
-        indexDelete(schedulesByRecipient, refKey(previous.recipient), entry.seq);
-        indexAdd(schedulesByRecipient, refKey(next.recipient), entry.seq);
+        schedulesByRecipient.delete(refKey(previous.recipient), entry.seq);
+        schedulesByRecipient.add(refKey(next.recipient), entry.seq);
       }
       entry.schedule = next;
       return next;
@@ -1476,8 +1494,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         if (!entry) continue;
         schedules.delete(id);
         schedulesBySeq[entry.seq - 1] = undefined;
-        indexDelete(schedulesByWorkflow, entry.schedule.workflow, entry.seq);
-        indexDelete(schedulesByRecipient, refKey(entry.schedule.recipient), entry.seq);
+        schedulesByWorkflow.delete(entry.schedule.workflow, entry.seq);
+        schedulesByRecipient.delete(refKey(entry.schedule.recipient), entry.seq);
         deleted.push(entry.schedule);
       }
       return deleted;
