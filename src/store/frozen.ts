@@ -136,6 +136,8 @@ export function freezeRunEvent(event: RunEvent): RunEvent {
     (withReason && reason === undefined)
   )
     return freezeCopy(event);
+  // Two literals, not one with `reason` added after: a property added to a literal lands in a
+  // second array, which is what these copies exist to avoid.
   const copy: RunEvent = withReason
     ? {
         event: freezeCopy(name),

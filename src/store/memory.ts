@@ -107,6 +107,24 @@ function refKey(ref: RecipientReference): string {
   return key;
 }
 
+/**
+ * Moves `seq` in a by-recipient index when a write changed its record's recipient (compared by
+ * reference first: an update that leaves the recipient as it was keeps the same value).
+ */
+function moveRecipient(
+  index: IndexMap,
+  before: RecipientReference,
+  after: RecipientReference,
+  seq: number,
+): void {
+  if (after === before) return;
+  const from = refKey(before);
+  const to = refKey(after);
+  if (from === to) return;
+  index.delete(from, seq);
+  index.add(to, seq);
+}
+
 // ── Ordered indexes of sequence numbers ───────────────────────────────────────────────────────
 
 /** Anything that can be walked in sequence order from a position. */
@@ -792,14 +810,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   ): Message {
     const previous = entry.message;
     const message = patchMessage(previous, patch);
-    if (message.recipient !== previous.recipient) {
-      const oldRecipient = refKey(previous.recipient);
-      const newRecipient = refKey(message.recipient);
-      if (oldRecipient !== newRecipient) {
-        messagesByRecipient.delete(oldRecipient, entry.seq);
-        messagesByRecipient.add(newRecipient, entry.seq);
-      }
-    }
+    moveRecipient(messagesByRecipient, previous.recipient, message.recipient, entry.seq);
     const oldRun = previous.source.workflow_recipient_run_id;
     const newRun = message.source.workflow_recipient_run_id;
     if (oldRun !== newRun) {
@@ -1151,14 +1162,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       if (!entry || entry.run.version !== expectedVersion) return null;
       const previous = entry.run;
       const run = patchRecipientRun(previous, patch, expectedVersion + 1);
-      if (run.recipient !== previous.recipient) {
-        const oldRecipient = refKey(previous.recipient);
-        const newRecipient = refKey(run.recipient);
-        if (oldRecipient !== newRecipient) {
-          runsByRecipient.delete(oldRecipient, entry.seq);
-          runsByRecipient.add(newRecipient, entry.seq);
-        }
-      }
+      moveRecipient(runsByRecipient, previous.recipient, run.recipient, entry.seq);
       if (previous.workflow_run_id !== run.workflow_run_id) {
         runsByWorkflowRun.delete(previous.workflow_run_id, entry.seq);
         runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
