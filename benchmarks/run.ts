@@ -3,7 +3,8 @@
  * scenario's figures and then one summary table, and writes `benchmarks/results/latest.json`
  * (figures, machine, versions). `npm run bench -- fanout latency` runs only the scenarios named
  * and replaces only their entries in `latest.json`; each entry records the `BENCH_*` size
- * overrides it ran with, so a reduced run is never mistaken for a full one.
+ * overrides it ran with, so a reduced run is never mistaken for a full one. The scenarios run
+ * the compiled package, built here first (`BENCH_SOURCE=src`: the sources through tsx instead).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -57,6 +58,23 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const names = wanted.length > 0 ? wanted : SCENARIOS;
+
+// The scenarios run the compiled package (see crier.ts): build it first, so the figures are of
+// the code as it stands.
+const source = process.env.BENCH_SOURCE === "src" ? "src" : "dist";
+if (source === "dist") {
+  process.stderr.write("building dist/…\n");
+  const { execFileSync } = await import("node:child_process");
+  execFileSync(
+    process.execPath,
+    [
+      join(root, "node_modules", "typescript", "bin", "tsc"),
+      "-p",
+      join(root, "tsconfig.build.json"),
+    ],
+    { stdio: "inherit" },
+  );
+}
 const overrides = Object.fromEntries(
   Object.entries(process.env).filter(
     (entry): entry is [string, string] => entry[0].startsWith("BENCH_") && entry[1] !== undefined,
@@ -123,6 +141,8 @@ const output = {
     cpu_model: cpus[0]?.model ?? "unknown",
     memory_gb: Math.round(os.totalmem() / 1024 ** 3),
   },
+  /** What the scenarios ran: the compiled package (dist) or the sources through tsx (src). */
+  source,
   versions: {
     node: process.version,
     crier: pkg.version,

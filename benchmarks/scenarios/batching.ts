@@ -4,7 +4,10 @@
  * second (from the first trigger until every run has joined or opened its batch) and checks every
  * batch message counts its 100 activities.
  */
-import { createTestEngine } from "../../src/testing/index.js";
+import { testing } from "../crier.js";
+
+const { createTestEngine } = testing;
+
 import { report, round, since } from "../lib.js";
 
 const RECIPIENTS = 1000;

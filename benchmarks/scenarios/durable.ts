@@ -6,11 +6,14 @@
  * backend. Servers are started on loopback unless DATABASE_URL / REDIS_URL are given.
  */
 import { Queue as BullQueue, Worker as BullWorker } from "bullmq";
-import { bullmqQueue } from "../../src/bullmq/index.js";
-import { createEngine, type Queue } from "../../src/index.js";
-import { postgresStore } from "../../src/postgres/index.js";
+import type { Queue } from "../../src/index.js";
+import { bullmq, crier as crierPackage, postgres } from "../crier.js";
 import { durableServers, report, round, since, uniqueName } from "../lib.js";
 import { benchChannels, benchWorkflow, seedRecipients } from "../workload.js";
+
+const { bullmqQueue } = bullmq;
+const { createEngine } = crierPackage;
+const { postgresStore } = postgres;
 
 const TRIGGERS = Number(process.env.BENCH_DURABLE_TRIGGERS ?? 10);
 const RECIPIENTS = Number(process.env.BENCH_DURABLE_RECIPIENTS ?? 200);

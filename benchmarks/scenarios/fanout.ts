@@ -4,7 +4,11 @@
  * recipients in 100 calls of 1,000. Each side runs in its own process, so each RSS is its own.
  */
 import { fileURLToPath } from "node:url";
-import { createEngine, type WorkflowInput } from "../../src/index.js";
+import type { WorkflowInput } from "../../src/index.js";
+import { crier } from "../crier.js";
+
+const { createEngine } = crier;
+
 import { part, peakRssMb, report, round, runPart, since } from "../lib.js";
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100_000);

@@ -2,7 +2,10 @@
  * Trigger latency: triggers at a steady 1,000 per second for 10 seconds on the system clock, each
  * for one recipient, timed from the trigger() call to the email provider receiving the message.
  */
-import { createEngine } from "../../src/index.js";
+import { crier } from "../crier.js";
+
+const { createEngine } = crier;
+
 import { percentile, report, round, sleep } from "../lib.js";
 import { benchChannels, benchWorkflow, seedRecipients } from "../workload.js";
 

@@ -9,11 +9,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { Bench } from "tinybench";
-import { uuidV5 } from "../../src/_internal/ids.js";
-import { compileTemplate, createLiquid, renderTemplate } from "../../src/channels/templates.js";
-import { compileConditions } from "../../src/conditions/evaluate.js";
 import type { ConditionGroup } from "../../src/index.js";
+import { internals } from "../crier.js";
 import { report, round } from "../lib.js";
+
+const { uuidV5 } = internals.ids;
+const { compileTemplate, createLiquid, renderTemplate } = internals.templates;
+const { compileConditions } = internals.conditions;
 
 const liquid = createLiquid();
 const source = "Hi {{ recipient.name }}: {{ data.message }}";

@@ -4,7 +4,10 @@
  * an engine with its workflow and recipients but no runs — then advances the clock an hour and
  * checks every run completes.
  */
-import { createTestEngine } from "../../src/testing/index.js";
+import { testing } from "../crier.js";
+
+const { createTestEngine } = testing;
+
 import { heapUsed, report, round, since } from "../lib.js";
 
 const RUNS = Number(process.env.BENCH_PARKED ?? 100_000);

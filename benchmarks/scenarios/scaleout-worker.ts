@@ -2,10 +2,13 @@
  * A worker process of the scale-out scenario: an engine on the scenario's PostgreSQL schema and
  * BullMQ queue that runs jobs until told to close. Configuration comes as JSON in BENCH_WORKER.
  */
-import { bullmqQueue } from "../../src/bullmq/index.js";
-import { createEngine } from "../../src/index.js";
-import { postgresStore } from "../../src/postgres/index.js";
+
+import { bullmq, crier, postgres } from "../crier.js";
 import { benchChannels, benchWorkflow } from "../workload.js";
+
+const { bullmqQueue } = bullmq;
+const { createEngine } = crier;
+const { postgresStore } = postgres;
 
 const config = JSON.parse(process.env.BENCH_WORKER ?? "{}") as {
   databaseUrl: string;

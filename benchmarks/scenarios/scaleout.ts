@@ -6,11 +6,13 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { bullmqQueue } from "../../src/bullmq/index.js";
-import { createEngine } from "../../src/index.js";
-import { postgresStore } from "../../src/postgres/index.js";
+import { bullmq, crier, postgres } from "../crier.js";
 import { durableServers, report, round, since, uniqueName } from "../lib.js";
 import { benchWorkflow, seedRecipients } from "../workload.js";
+
+const { bullmqQueue } = bullmq;
+const { createEngine } = crier;
+const { postgresStore } = postgres;
 
 const TRIGGERS = Number(process.env.BENCH_DURABLE_TRIGGERS ?? 10);
 const RECIPIENTS = Number(process.env.BENCH_DURABLE_RECIPIENTS ?? 200);

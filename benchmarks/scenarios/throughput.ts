@@ -4,7 +4,10 @@
  * Baseline: p-queue running as many no-op tasks at the engine queue's concurrency (32).
  */
 import PQueue from "p-queue";
-import { createEngine } from "../../src/index.js";
+import { crier } from "../crier.js";
+
+const { createEngine } = crier;
+
 import { report, round, since } from "../lib.js";
 import { benchChannels, benchWorkflow, seedRecipients } from "../workload.js";
 
