@@ -214,7 +214,15 @@ export async function executeChannelStep(
     await feedChanged(ctx, [stored], "message.delivered");
     return next;
   }
-  if (stored.status !== "queued" || stored.attempts > 0) return next;
+  if (stored.status !== "queued") return next;
+  if (stored.attempts > 0) {
+    // A retried job: an earlier one made the first attempt, which failed, and may have died
+    // before enqueueing the retry. It is enqueued again (a no-op when it is there), and the
+    // failed attempt is logged with this run's write unless the log has it.
+    const retry = await ensureRetry(ctx, stored);
+    if (retry && !(await isLogged(ctx, run.id, retry))) state.events.push(retry);
+    return next;
+  }
   if (sendAt.getTime() > state.now.getTime()) {
     // Outside the send window: the first attempt is a `deliver` job due when the window opens.
     await ctx.queue.add(deliverJob(stored.id, 1, sendAt));
@@ -246,6 +254,29 @@ export async function executeChannelStep(
 
 function isUndelivered(entry: RunEvent): boolean {
   return entry.event === "message_undelivered";
+}
+
+/**
+ * The retry a queued message waits for after a failed attempt, enqueued again: a job that dies
+ * between recording the failure on the message and enqueueing the retry would otherwise leave
+ * the message queued for good. The retry's id is derived from the message and the attempt, so
+ * enqueueing it when it is already there does nothing. Returns the failed attempt's log entry,
+ * or null when the message waits for no retry (not yet attempted, or out of attempts).
+ */
+async function ensureRetry(ctx: EngineContext, message: Message): Promise<RunEvent | null> {
+  const attempt = message.attempts;
+  if (message.status !== "queued" || attempt < 1 || attempt >= ctx.deliveryAttempts) return null;
+  const retryAt = retryTime(ctx, Date.parse(message.updated_at), attempt);
+  await ctx.queue.add(deliverJob(message.id, attempt + 1, retryAt));
+  return deliveryEntry(message, attempt, message.updated_at, "delivery_failed", "error", {
+    error: message.last_error,
+    retry_at: retryAt.toISOString(),
+  });
+}
+
+/** When the attempt after failed attempt `attempt`, made at `failedAt` (epoch ms), is due. */
+function retryTime(ctx: EngineContext, failedAt: number, attempt: number): Date {
+  return new Date(failedAt + ctx.deliveryBackoff(attempt + 1));
 }
 
 /** The job that makes delivery attempt `attempt` of a message at `runAt`. */
@@ -341,7 +372,8 @@ async function attemptDelivery(
       last_error: text,
       updated_at: at,
     });
-    const retryAt = new Date(ctx.clock.now().getTime() + ctx.deliveryBackoff(attempt + 1));
+    // Due from the time recorded on the message, as `ensureRetry` computes it again.
+    const retryAt = retryTime(ctx, Date.parse(at), attempt);
     await ctx.queue.add(deliverJob(message.id, attempt + 1, retryAt));
     return [entry("delivery_failed", "error", { error: text, retry_at: retryAt.toISOString() })];
   }
@@ -428,6 +460,29 @@ function asPairs(value: unknown): Array<{ key: string; value: string }> {
 }
 
 /**
+ * A duplicate or retried `deliver` job of an attempt already made: the next attempt is enqueued
+ * again (a no-op when it is there), and the failed attempt's log entry is appended unless the
+ * run's log has it.
+ */
+async function ensureLoggedRetry(ctx: EngineContext, message: Message): Promise<void> {
+  const runId = message.source.workflow_recipient_run_id;
+  const entry = await ensureRetry(ctx, message);
+  if (entry && !(await isLogged(ctx, runId, entry)))
+    await ctx.store.appendRunEvents(runId, [entry]);
+}
+
+/** Whether run `runId`'s log already has `entry` (a delivery attempt's outcome for a message). */
+async function isLogged(ctx: EngineContext, runId: string, entry: RunEvent): Promise<boolean> {
+  const messageId = entry.data.message_id;
+  return (await ctx.store.getRunEvents(runId)).some(
+    (event) =>
+      event.event === entry.event &&
+      event.attempt === entry.attempt &&
+      event.data.message_id === messageId,
+  );
+}
+
+/**
  * @internal Handles a `deliver` job: a delivery attempt made outside the run's own job (a retry,
  * or the first attempt of a message that waited for its send window).
  */
@@ -435,8 +490,14 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
   const id = String(data.message_id);
   const attempt = Number(data.attempt);
   const message = await ctx.store.getMessage(id);
-  // Delivered, given up on, or this attempt already made (a duplicate job): nothing to do.
-  if (message?.status !== "queued" || message.attempts >= attempt) return;
+  // Delivered, given up on, or a later attempt already made: nothing to do.
+  if (message?.status !== "queued" || message.attempts > attempt) return;
+  if (message.attempts === attempt) {
+    // This attempt was made, and failed, by a job that may have died before enqueueing the
+    // next attempt or logging this one: both are done now, unless already done.
+    await ensureLoggedRetry(ctx, message);
+    return;
+  }
   const run = await ctx.store.getRecipientRun(message.source.workflow_recipient_run_id);
   const workflowRun = run ? await readWorkflowRun(ctx, run.workflow_run_id) : null;
   const channel = resolveChannel(ctx, message.channel_id, message.channel_type as ChannelType);

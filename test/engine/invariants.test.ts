@@ -370,3 +370,116 @@ describe("a job that dies after parking its run, before enqueueing what wakes it
     expect(statuses).toEqual(["completed", "completed", "completed", "completed"]);
   });
 });
+
+describe("a job that dies after a failed delivery attempt, before enqueueing the retry", () => {
+  it("enqueues the retry when the job is retried, and logs each failed attempt once", async () => {
+    // The first add of every `deliver` job fails, as when the process dies just after the store
+    // recorded the failed attempt on the message: once in the run's own job (attempt 1), once in
+    // the `deliver` job of attempt 2.
+    const inner = memoryQueue({ concurrency: 8 });
+    const refused: string[] = [];
+    const queue: Queue = {
+      name: "failing-once",
+      start: (context) => inner.start(context),
+      add: async (job: JobInput) => {
+        if (job.name === "deliver" && !refused.includes(job.id ?? "")) {
+          refused.push(job.id ?? "");
+          throw new Error("the queue's datastore is restarting");
+        }
+        await inner.add(job);
+      },
+      addBulk: (jobs) => inner.addBulk(jobs),
+      remove: (id) => inner.remove(id),
+      idle: () => inner.idle(),
+      close: () => inner.close(),
+    };
+    const calls: number[] = [];
+    const t = createTestEngine({
+      queue,
+      workflows: [{ key: "notify", steps: [email("email_1", "hello")] }],
+      channels: [
+        {
+          key: "email",
+          type: "email",
+          provider: {
+            send: async (message) => {
+              calls.push(message.attempt);
+              if (message.attempt < 3) throw new Error(`provider down (${message.attempt})`);
+            },
+          },
+        },
+      ],
+    });
+    await t.workflows.trigger("notify", { recipients: [{ id: "u1", email: "u1@example.com" }] });
+    await t.clock.advance("1h");
+    await t.idle();
+
+    const message = (await t.messages.list()).items[0];
+    expect(refused.sort()).toEqual([`deliver:${message?.id}:2`, `deliver:${message?.id}:3`]);
+    // Attempt 1 inside the run's job (its retry made no second call), 2 and 3 in deliver jobs.
+    expect(calls).toEqual([1, 2, 3]);
+    expect(message).toMatchObject({ status: "sent", attempts: 3, last_error: null });
+    const [run] = (await t.workflowRecipientRuns.list()).entries;
+    expect(run?.status).toBe("completed");
+    const { events = [] } = await t.workflowRecipientRuns.get(run?.id ?? "");
+    const deliveries = events.filter((event) =>
+      ["delivery_failed", "message_sent"].includes(event.event),
+    );
+    expect(deliveries.map((event) => [event.event, event.attempt, event.data.error])).toEqual([
+      ["delivery_failed", 1, "provider down (1)"],
+      ["delivery_failed", 2, "provider down (2)"],
+      ["message_sent", 3, undefined],
+    ]);
+  });
+
+  it("does nothing twice for a duplicate of a deliver job that completed", async () => {
+    // Every `deliver` job is delivered twice, the copy just after the original (as a queue that
+    // redelivers a job whose completion it lost): the copy of the failed attempt 2 finds the
+    // retry enqueued and the failure logged.
+    const inner = memoryQueue({ concurrency: 1 });
+    const queue: Queue = {
+      name: "redelivering",
+      start: (context) => inner.start(context),
+      add: async (job: JobInput) => {
+        await inner.add(job);
+        if (job.name === "deliver" && job.runAt)
+          await inner.add({
+            ...job,
+            id: `${job.id}:copy`,
+            runAt: new Date(job.runAt.getTime() + 1),
+          });
+      },
+      addBulk: (jobs) => inner.addBulk(jobs),
+      remove: (id) => inner.remove(id),
+      idle: () => inner.idle(),
+      close: () => inner.close(),
+    };
+    const calls: number[] = [];
+    const t = createTestEngine({
+      queue,
+      workflows: [{ key: "notify", steps: [email("email_1", "hello")] }],
+      channels: [
+        {
+          key: "email",
+          type: "email",
+          provider: {
+            send: async (message) => {
+              calls.push(message.attempt);
+              if (message.attempt < 3) throw new Error(`provider down (${message.attempt})`);
+            },
+          },
+        },
+      ],
+    });
+    await t.workflows.trigger("notify", { recipients: [{ id: "u1", email: "u1@example.com" }] });
+    await t.clock.advance("1h");
+    await t.idle();
+
+    expect(calls).toEqual([1, 2, 3]);
+    const [run] = (await t.workflowRecipientRuns.list()).entries;
+    const { events = [] } = await t.workflowRecipientRuns.get(run?.id ?? "");
+    expect(events.filter((e) => e.event === "delivery_failed").map((e) => e.attempt)).toEqual([
+      1, 2,
+    ]);
+  });
+});
