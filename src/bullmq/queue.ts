@@ -168,6 +168,11 @@ class BullmqQueue implements Queue {
     else requirePeer("pg", "queue:bullmq", 'bullmqQueue({ backend: "postgres" })');
   }
 
+  /** How many jobs this process runs at once (the `concurrency` option). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
   async start(context: QueueContext): Promise<void> {
     if (this.#closed) throw this.#closedError("start");
     if (this.#context) {

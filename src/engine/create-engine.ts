@@ -16,7 +16,7 @@ import type { Job } from "../queue/types.js";
 import { systemClock } from "../scheduling/clock.js";
 import { isValidTimeZone } from "../scheduling/repeat.js";
 import { processBatchClose } from "../steps/batch.js";
-import { processRun } from "../steps/run.js";
+import { processRun, processRunPage, RunPageError } from "../steps/run.js";
 import { memoryStore } from "../store/memory.js";
 import type { AnyTriggerData, TriggerData } from "../workflows/define-workflow.js";
 import { WorkflowRegistry } from "../workflows/registry.js";
@@ -319,6 +319,8 @@ export class CrierEngine implements Engine {
           return processFanout(ctx, job.data);
         case "run":
           return processRun(ctx, registry, job.data);
+        case "runs":
+          return processRunPage(ctx, registry, job.data);
         case "deliver":
           return processDeliver(ctx, job.data);
         case "batch_close":
@@ -329,7 +331,7 @@ export class CrierEngine implements Engine {
           return Promise.reject(
             new CrierError(
               "invalid_params",
-              `Expected a crier job (fanout, run, deliver, batch_close, schedule), received "${job.name}".`,
+              `Expected a crier job (fanout, run, runs, deliver, batch_close, schedule), received "${job.name}".`,
             ),
           );
       }
@@ -339,6 +341,17 @@ export class CrierEngine implements Engine {
         clock: ctx.clock,
         handler,
         onFailed: (job, error) => {
+          if (error instanceof RunPageError) {
+            // A page's runs are reported one by one, as their own `run` jobs would be.
+            for (const failure of error.failures) {
+              ctx.emitter.emit("error", {
+                error: failure.error,
+                source: "job:run",
+                workflow_recipient_run_id: failure.run_id,
+              });
+            }
+            return;
+          }
           const data = job.data;
           ctx.emitter.emit("error", {
             error,

@@ -42,6 +42,32 @@ export function runJob(runId: string, cursor: number, runAt?: Date, suffix?: str
   return job;
 }
 
+/** The most runs one `runs` job starts. */
+const MAX_RUNS_PER_PAGE = 50;
+
+/**
+ * @internal The jobs that start new runs (cursor 0). Runs go in pages, one `runs` job each, sized
+ * so that every slot of the queue's concurrency gets a page when there are enough runs: a page
+ * runs its runs one after another, so each slot still runs one run at a time, and a job's own
+ * cost (its queue entry, its reads of the workflow and the participants) is shared by the
+ * page's runs. A page of one is a plain `run` job; a queue that does not tell its concurrency
+ * gets one job per run.
+ */
+export function startJobs(ctx: EngineContext, runIds: readonly string[]): JobInput[] {
+  const slots = ctx.queue.concurrency;
+  const size =
+    slots === undefined || !(slots >= 1)
+      ? 1
+      : Math.min(MAX_RUNS_PER_PAGE, Math.ceil(runIds.length / slots));
+  if (size <= 1) return runIds.map((id) => runJob(id, 0));
+  const jobs: JobInput[] = [];
+  for (let i = 0; i < runIds.length; i += size) {
+    const page = runIds.slice(i, i + size);
+    jobs.push({ name: "runs", id: `runs:${page[0]}`, data: { run_ids: page } });
+  }
+  return jobs;
+}
+
 /** @internal Handles one `fanout` job. */
 export async function processFanout(ctx: EngineContext, data: JobData): Promise<void> {
   const workflowRunId = String(data.workflow_run_id);
@@ -149,14 +175,20 @@ function newRun(
 }
 
 /**
- * Creates the pending runs and enqueues a job for each, created or not: a retried fan-out must
- * enqueue what a crash kept it from enqueueing, and the run job is a no-op for a run already done.
+ * Creates the pending runs and enqueues the jobs that start them, created or not: a retried
+ * fan-out must enqueue what a crash kept it from enqueueing, and starting a run that is already
+ * done is a no-op. The same runs make the same pages (the same job ids) every time.
  */
 async function flush(ctx: EngineContext, pending: WorkflowRecipientRun[]): Promise<void> {
   if (pending.length === 0) return;
   const batch = pending.splice(0, pending.length);
   const created = await ctx.store.createRecipientRuns(batch);
-  await ctx.queue.addBulk(batch.map((run) => runJob(run.id, 0)));
+  await ctx.queue.addBulk(
+    startJobs(
+      ctx,
+      batch.map((run) => run.id),
+    ),
+  );
   if (ctx.emitter.has("run.queued")) {
     batch.forEach((run, i) => {
       if (!created[i]) return;

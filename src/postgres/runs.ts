@@ -18,6 +18,7 @@ type RunMethods = Pick<
   | "getWorkflowRun"
   | "createRecipientRuns"
   | "getRecipientRun"
+  | "getRecipientRuns"
   | "updateRecipientRun"
   | "appendRunEvents"
   | "getRunEvents"
@@ -140,6 +141,16 @@ export function runMethods(db: Db): RunMethods {
         [id],
       );
       return rows[0]?.doc ?? null;
+    },
+
+    async getRecipientRuns(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.query<{ doc: WorkflowRecipientRun }>(
+        `SELECT doc FROM ${RR} WHERE id = ANY($1::text[])`,
+        [ids],
+      );
+      const byId = new Map(rows.map((row) => [row.doc.id, row.doc]));
+      return ids.map((id) => byId.get(id) ?? null);
     },
 
     async updateRecipientRun(id, expectedVersion, patch, events) {

@@ -267,6 +267,11 @@ class MemoryQueue implements Queue {
     this.#backoff = options.backoff ?? defaultBackoff;
   }
 
+  /** How many jobs this process runs at once (the `concurrency` option). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
   async start(context: QueueContext): Promise<void> {
     if (this.#closed) throw this.#closedError("start");
     if (this.#pqueue) {

@@ -66,6 +66,12 @@ export interface QueueContext {
 export interface Queue {
   /** A short name for messages and logs (`memory`, `bullmq`). */
   readonly name: string;
+  /**
+   * How many jobs this process runs at once, when the queue knows it. The engine starts a
+   * trigger's runs in jobs of several runs each, sized so that every one of these slots gets
+   * work (see `docs/concepts.md`, "Jobs"); without it, each run starts in a job of its own.
+   */
+  readonly concurrency?: number;
   /** Begins handing jobs to `context.handler`. Called once, before any `add`. */
   start(context: QueueContext): Promise<void>;
   /** Adds one job (a no-op when its id is already waiting, delayed or running). */

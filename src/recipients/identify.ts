@@ -374,22 +374,56 @@ export function toScopeRecipient(stored: StoredRecipient): Record<string, unknow
   };
 }
 
-/** @internal A run's recipient, actor and tenant, read in one store call (null where missing or unset). */
-export async function loadParticipants(
-  store: Store,
-  run: { recipient: RecipientReference; actor: RecipientReference | null; tenant: string | null },
-): Promise<{
+/** @internal Who a run involves: its recipient, and its actor and tenant when it has them. */
+type RunParties = {
+  recipient: RecipientReference;
+  actor: RecipientReference | null;
+  tenant: string | null;
+};
+
+/** @internal A run's recipient, actor and tenant as stored (null where missing or unset). */
+export interface Participants {
   recipient: StoredRecipient | null;
   actor: StoredRecipient | null;
   tenant: StoredRecipient | null;
-}> {
+}
+
+/** @internal The keys of a run's recipient, actor (when set) and tenant (when set), in that order. */
+export function participantKeys(run: RunParties): RecipientKey[] {
   const keys = [refToKey(run.recipient)];
   if (run.actor) keys.push(refToKey(run.actor));
   if (run.tenant) keys.push({ collection: TENANTS_COLLECTION, id: run.tenant });
-  const loaded = await store.getRecipients(keys);
+  return keys;
+}
+
+/** @internal A string naming a recipient key, for maps of recipients read together. */
+export function keyString(key: RecipientKey): string {
+  return `${key.collection}\u0000${key.id}`;
+}
+
+/** @internal A run's recipient, actor and tenant, read in one store call (null where missing or unset). */
+export async function loadParticipants(store: Store, run: RunParties): Promise<Participants> {
+  const loaded = await store.getRecipients(participantKeys(run));
   return {
     recipient: loaded[0] ?? null,
     actor: run.actor ? (loaded[1] ?? null) : null,
     tenant: run.tenant ? (loaded[run.actor ? 2 : 1] ?? null) : null,
+  };
+}
+
+/**
+ * @internal A run's participants from recipients read already (by {@link keyString}); undefined
+ * when one of them was not read.
+ */
+export function participantsFrom(
+  read: ReadonlyMap<string, StoredRecipient | null>,
+  run: RunParties,
+): Participants | undefined {
+  const found = participantKeys(run).map((key) => read.get(keyString(key)));
+  if (found.includes(undefined)) return undefined;
+  return {
+    recipient: found[0] ?? null,
+    actor: run.actor ? (found[1] ?? null) : null,
+    tenant: run.tenant ? (found[run.actor ? 2 : 1] ?? null) : null,
   };
 }

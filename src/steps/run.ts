@@ -15,15 +15,23 @@ import { cancellationApplies, cancelRun } from "../engine/cancel.js";
 import { type EngineContext, readWorkflowRun } from "../engine/context.js";
 import { runJob } from "../engine/fanout.js";
 import { scheduleScope } from "../engine/schedules.js";
+import { CrierError } from "../errors.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";
 import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
-import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
+import {
+  keyString,
+  loadParticipants,
+  participantKeys,
+  participantsFrom,
+  refToKey,
+  toScopeRecipient,
+} from "../recipients/identify.js";
 import { addDuration, isDuration, nominalDurationMs } from "../scheduling/duration.js";
 import { recipientTimeZone, validateRepeatRule } from "../scheduling/repeat.js";
 import { nextWindowInstant } from "../scheduling/windows.js";
-import type { StoredRecipient } from "../store/types.js";
+import type { RecipientKey, StoredRecipient } from "../store/types.js";
 import {
   type CompiledConditions,
   type CompiledWorkflow,
@@ -39,6 +47,7 @@ import type {
   WorkflowRecipientRun,
   WorkflowRun,
 } from "../workflows/run-types.js";
+import type { Workflow } from "../workflows/types.js";
 import { type BatchScope, ensureBatchClose, executeBatch, loadBatchScope } from "./batch.js";
 import { executeHttpFetch } from "./http-fetch.js";
 import { executeThrottle } from "./throttle.js";
@@ -85,11 +94,112 @@ export async function processRun(
   registry: WorkflowRegistry,
   job: JobData,
 ): Promise<void> {
-  const runId = String(job.run_id);
-  const jobCursor = Number(job.cursor ?? 0);
-  const run = await ctx.store.getRecipientRun(runId);
+  const run = await ctx.store.getRecipientRun(String(job.run_id));
+  if (run) await executeRun(ctx, registry, run, Number(job.cursor ?? 0), null);
+}
+
+/**
+ * @internal What a page of runs reads once for all of them: the current version of each of their
+ * workflows, and their recipients, actors and tenants (by `keyString`).
+ */
+export interface PageReads {
+  workflows: Map<string, Workflow | null>;
+  participants: Map<string, StoredRecipient | null>;
+}
+
+/** @internal One run of a page that failed, and why; see {@link RunPageError}. */
+export interface RunFailure {
+  run_id: string;
+  error: unknown;
+}
+
+/**
+ * @internal Thrown by a `runs` job when some of its runs failed (the others ran): its retry runs
+ * the page again, where every run that finished is a no-op. The engine reports each failed run
+ * on its own once the job is given up on.
+ */
+export class RunPageError extends CrierError {
+  readonly failures: RunFailure[];
+
+  constructor(failures: RunFailure[]) {
+    const first = failures[0]?.error;
+    super(
+      "adapter_error",
+      `${failures.length} run(s) of a page failed; the first: ${first instanceof Error ? first.message : String(first)}`,
+      { cause: first },
+    );
+    this.name = "RunPageError";
+    this.failures = failures;
+  }
+}
+
+/**
+ * @internal Handles one `runs` job: starts a page of new runs (see `startJobs` in the fan-out),
+ * one after another. The page reads its runs, their workflows and their participants up front,
+ * in one store call each; every run then goes as a `run` job would. A run that throws does not
+ * stop the others; the job fails at the end, naming them.
+ */
+export async function processRunPage(
+  ctx: EngineContext,
+  registry: WorkflowRegistry,
+  job: JobData,
+): Promise<void> {
+  const ids = (Array.isArray(job.run_ids) ? job.run_ids : []).map(String);
+  const runs = ctx.store.getRecipientRuns
+    ? await ctx.store.getRecipientRuns(ids)
+    : await Promise.all(ids.map((id) => ctx.store.getRecipientRun(id)));
+  const reads = await readForPage(ctx, runs);
+  const failures: RunFailure[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const run = runs[i];
+    if (!run) continue;
+    try {
+      await executeRun(ctx, registry, run, 0, reads);
+    } catch (error) {
+      failures.push({ run_id: ids[i] as string, error });
+    }
+  }
+  if (failures.length > 0) throw new RunPageError(failures);
+}
+
+/** The workflows and participants of the runs of a page that are about to start. */
+async function readForPage(
+  ctx: EngineContext,
+  runs: ReadonlyArray<WorkflowRecipientRun | null>,
+): Promise<PageReads> {
+  const workflows = new Map<string, Workflow | null>();
+  const keys = new Map<string, RecipientKey>();
+  for (const run of runs) {
+    if (!run || run.status === "completed" || run.status === "cancelled") continue;
+    workflows.set(run.workflow, null);
+    for (const key of participantKeys(run)) keys.set(keyString(key), key);
+  }
+  const [current, loaded] = await Promise.all([
+    Promise.all([...workflows.keys()].map((key) => ctx.store.getWorkflow(key))),
+    keys.size > 0 ? ctx.store.getRecipients([...keys.values()]) : [],
+  ]);
+  let i = 0;
+  for (const key of workflows.keys()) workflows.set(key, current[i++] ?? null);
+  const participants = new Map<string, StoredRecipient | null>();
+  i = 0;
+  for (const key of keys.keys()) participants.set(key, loaded[i++] ?? null);
+  return { workflows, participants };
+}
+
+/**
+ * Runs (or resumes) `run` from `jobCursor`, reading what it needs; `reads` holds what its page
+ * read for it already.
+ */
+async function executeRun(
+  ctx: EngineContext,
+  registry: WorkflowRegistry,
+  run: WorkflowRecipientRun,
+  jobCursor: number,
+  reads: PageReads | null,
+): Promise<void> {
+  const runId = run.id;
   // Done or cancelled: nothing to do.
-  if (!run || run.status === "completed" || run.status === "cancelled") return;
+  if (run.status === "completed" || run.status === "cancelled") return;
   if (run.cursor !== jobCursor) {
     // Already past this job's cursor: a duplicate delivery, or the retry of the job that parked
     // the run, which may have died (or failed) after writing the run and before enqueueing what
@@ -97,13 +207,16 @@ export async function processRun(
     if (run.status === "paused") await ensureWake(ctx, run);
     return;
   }
+  const known = reads?.workflows.get(run.workflow);
   const [workflowRun, current] = await Promise.all([
     readWorkflowRun(ctx, run.workflow_run_id),
-    ctx.store.getWorkflow(run.workflow),
+    known === undefined ? ctx.store.getWorkflow(run.workflow) : known,
   ]);
   if (!workflowRun) return;
   const compiled = await registry.compiled(run.workflow, run.workflow_version);
-  const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);
+  const { recipient, actor, tenant } =
+    (reads && participantsFrom(reads.participants, run)) ??
+    (await loadParticipants(ctx.store, run));
 
   const now = ctx.clock.now();
   const state: RunState = {

@@ -1157,6 +1157,10 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       return runs.get(id)?.run ?? null;
     },
 
+    getRecipientRuns(ids) {
+      return ids.map((id) => runs.get(id)?.run ?? null);
+    },
+
     updateRecipientRun(id, expectedVersion, patch, events) {
       const entry = runs.get(id);
       if (!entry || entry.run.version !== expectedVersion) return null;

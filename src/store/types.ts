@@ -420,6 +420,11 @@ export interface Store {
   /** The recipient run (without `events`), or null. */
   getRecipientRun(id: string): MaybePromise<WorkflowRecipientRun | null>;
   /**
+   * The runs with these ids, in the order asked (null where there is none). Optional: a store
+   * without it has the engine call `getRecipientRun` for each; a database answers in one query.
+   */
+  getRecipientRuns?(ids: readonly string[]): MaybePromise<Array<WorkflowRecipientRun | null>>;
+  /**
    * **Atomic compare-and-set.** When the run's `version` equals `expectedVersion`, applies `patch`,
    * sets `version` to `expectedVersion + 1` and appends `events` to its log, all at once, and returns
    * the updated run. Otherwise changes nothing and returns null (someone else advanced it).

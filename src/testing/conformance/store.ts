@@ -962,6 +962,24 @@ export function testStore(
         expect(await store.createRecipientRuns([])).toEqual([]);
       });
 
+      it("reads many runs at once, in the order asked, when it can (getRecipientRuns)", async (context) => {
+        const getRuns = store.getRecipientRuns?.bind(store);
+        // Optional: a store without it has the engine read runs one by one.
+        if (!getRuns) return context.skip("the store has no getRecipientRuns (an optional method)");
+        const r1 = recipientRunFixture({ id: "r1" });
+        const r2 = recipientRunFixture({ id: "r2", recipient: "u2" });
+        await store.createRecipientRuns([r1, r2]);
+        await store.updateRecipientRun("r2", 0, { status: "processing" }, []);
+        expect(await getRuns(["r2", "missing", "r1", "r2"])).toEqual([
+          await store.getRecipientRun("r2"),
+          null,
+          r1,
+          await store.getRecipientRun("r2"),
+        ]);
+        expect((await getRuns(["r2"]))[0]?.status).toBe("processing");
+        expect(await getRuns([])).toEqual([]);
+      });
+
       it("creates a run named twice in one call once: the first one", async () => {
         const first = recipientRunFixture({ id: "r1", data: { n: 1 } });
         expect(

@@ -287,16 +287,17 @@ describe.each(["redis", "postgres"] as const)(
         const plain: WorkflowInput = { key: "plain", steps: [email("email_1", "plain")] };
         const cfg = config(backend, log.path, [plain]);
         // The first worker hangs in every provider call: it has made each message it runs, and
-        // holds the job, when it is killed.
+        // holds the job, when it is killed. Its 16 slots share the 50 runs as 13 pages of 4
+        // (worker.ts): each page hangs in its first run's send.
         const hanging = await start({ ...cfg, hangSends: true });
         await hanging.trigger("plain", { recipients: recipients(50) });
         await waitUntil(
-          "the first worker to hang in 16 sends",
+          "the first worker to hang in 13 sends, one per page",
           async () => {
             const { rows } = await pool
               .query<{ n: number }>(`SELECT count(*)::int AS n FROM "${cfg.schema}".messages`)
               .catch(() => ({ rows: [{ n: 0 }] }));
-            return rows[0]?.n === 16;
+            return rows[0]?.n === 13;
           },
           30_000,
         );
