@@ -7,6 +7,7 @@ import type { ChannelConfig } from "../channels/types.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
+import type { Views } from "../steps/views.js";
 import type { Store } from "../store/types.js";
 import type { TriggerSource, WorkflowRun } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
@@ -26,6 +27,8 @@ export interface EngineContext {
     | ((key: string, stepType: ChannelType | undefined) => ChannelConfig | undefined)
     | undefined;
   vars: Record<string, unknown>;
+  /** Recipients', actors' and tenants' scopes and preferences, per stored record. */
+  views: Views;
   /** Workflow runs read lately, by id (see {@link readWorkflowRun}). */
   workflowRuns: Map<string, WorkflowRun>;
   defaultTimezone: string;

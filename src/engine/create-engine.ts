@@ -17,6 +17,7 @@ import { systemClock } from "../scheduling/clock.js";
 import { isValidTimeZone } from "../scheduling/repeat.js";
 import { processBatchClose } from "../steps/batch.js";
 import { processRun, processRunPage, RunPageError } from "../steps/run.js";
+import { Views } from "../steps/views.js";
 import { memoryStore } from "../store/memory.js";
 import type { AnyTriggerData, TriggerData } from "../workflows/define-workflow.js";
 import { WorkflowRegistry } from "../workflows/registry.js";
@@ -300,6 +301,7 @@ export class CrierEngine implements Engine {
       channels: validateChannels(options.channels),
       channelFallback: internal.channelFallback,
       vars: options.vars ?? {},
+      views: new Views(defaultPreferences),
       workflowRuns: new Map(),
       defaultTimezone,
       defaultPreferences,

@@ -17,7 +17,6 @@ import { runJob } from "../engine/fanout.js";
 import { scheduleScope } from "../engine/schedules.js";
 import { CrierError } from "../errors.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";
-import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
 import {
@@ -26,7 +25,6 @@ import {
   participantKeys,
   participantsFrom,
   refToKey,
-  toScopeRecipient,
 } from "../recipients/identify.js";
 import { addDuration, isDuration, nominalDurationMs } from "../scheduling/duration.js";
 import { recipientTimeZone, validateRepeatRule } from "../scheduling/repeat.js";
@@ -60,9 +58,10 @@ export interface RunState {
   workflowRun: WorkflowRun;
   compiled: CompiledWorkflow;
   recipient: StoredRecipient | null;
-  recipientScope: Record<string, unknown>;
-  actorScope: Record<string, unknown> | null;
-  tenantScope: Record<string, unknown> | null;
+  /** The recipient as templates and conditions see it (shared between runs: never changed). */
+  recipientScope: Readonly<Record<string, unknown>>;
+  actorScope: Readonly<Record<string, unknown>> | null;
+  tenantScope: Readonly<Record<string, unknown>> | null;
   /** The run's current data (copied before any change). */
   data: Record<string, unknown>;
   dataChanged: boolean;
@@ -219,19 +218,16 @@ async function executeRun(
     (await loadParticipants(ctx.store, run));
 
   const now = ctx.clock.now();
+  const view = ctx.views.recipient(recipient, refToKey(run.recipient).id, tenant, run.tenant);
   const state: RunState = {
     ctx,
     run,
     workflowRun,
     compiled,
     recipient,
-    recipientScope: recipient ? toScopeRecipient(recipient) : { id: refToKey(run.recipient).id },
-    actorScope: run.actor
-      ? actor
-        ? toScopeRecipient(actor)
-        : { id: refToKey(run.actor).id }
-      : null,
-    tenantScope: run.tenant ? (tenant ? toScopeRecipient(tenant) : { id: run.tenant }) : null,
+    recipientScope: view.scope,
+    actorScope: run.actor ? ctx.views.scope(actor, refToKey(run.actor).id) : null,
+    tenantScope: run.tenant ? ctx.views.scope(tenant, run.tenant) : null,
     data: run.data ?? workflowRun.data,
     dataChanged: false,
     events: [],
@@ -240,26 +236,19 @@ async function executeRun(
     nowIso: isoString(now),
     refs: {},
     scope: undefined,
-    preferences: {},
-    preferenceSources: [],
+    preferences: view.preferences,
+    preferenceSources: view.sources,
     patch: {},
     afterWrite: [],
     batch: null,
   };
   if (run.batch_id) state.batch = await loadBatchScope(ctx, run.batch_id, compiled);
-  state.preferenceSources = preferenceSources(
-    ctx.defaultPreferences,
-    recipient,
-    tenant,
-    run.tenant,
-  );
-  state.preferences = resolvePreferences(state.preferenceSources, recipient);
-  state.recipientScope = { ...state.recipientScope, preferences: state.preferences };
-  if (run.subscription) state.recipientScope.subscription = run.subscription;
+  if (run.subscription)
+    state.recipientScope = { ...state.recipientScope, subscription: run.subscription };
   const scheduleId = run.trigger_source.schedule_id;
   if (run.trigger_source.type === "schedule" && scheduleId) {
     const schedule = await scheduleScope(ctx, scheduleId);
-    if (schedule) state.recipientScope.schedule = schedule;
+    if (schedule) state.recipientScope = { ...state.recipientScope, schedule };
   }
 
   let version = run.version;

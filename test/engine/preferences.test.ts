@@ -280,6 +280,56 @@ describe("preferences in runs", () => {
     ]);
   });
 
+  it("sees a recipient's and its tenant's changes between triggers, and each tenant's own chain", async () => {
+    const { t, sentTo } = engineWith();
+    await t.workflows.upsert({
+      ...digest,
+      key: "hello",
+      steps: [
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "postmark",
+          channel_type: "email",
+          template: { subject: "Hi {{ recipient.name }} of {{ tenant.name }}" },
+        },
+      ],
+    });
+    await t.users.update("u1", { email: "u1@example.com", name: "Ann" });
+    await t.tenants.set("acme", { name: "Acme" });
+    await t.tenants.set("globex", {
+      name: "Globex",
+      settings: { preference_set: { categories: { marketing: false } } },
+    });
+    const subjects = () => t.outbox.map((m) => m.content.subject);
+    await t.workflows.trigger("hello", { recipients: ["u1"], tenant: "acme" });
+    await t.workflows.trigger("hello", { recipients: ["u1"], tenant: "globex" });
+    await t.idle();
+    // The same recipient under two tenants: globex's default blocks marketing. (Its runs went
+    // last: what is kept for u1 now is its view under globex.)
+    expect(subjects()).toEqual(["Hi Ann of Acme"]);
+
+    // Only the tenants change: acme now blocks marketing, globex allows it.
+    await t.tenants.set("acme", {
+      name: "Acme Inc",
+      settings: { preference_set: { categories: { marketing: false } } },
+    });
+    await t.tenants.set("globex", {
+      settings: { preference_set: { categories: { marketing: true } } },
+    });
+    await t.workflows.trigger("hello", { recipients: ["u1"], tenant: "globex" });
+    await t.idle();
+    await t.workflows.trigger("hello", { recipients: ["u1"], tenant: "acme" });
+    await t.idle();
+    expect(subjects()).toEqual(["Hi Ann of Acme", "Hi Ann of Globex"]);
+    // Only the recipient changes.
+    await t.users.update("u1", { name: "Anna" });
+    await t.workflows.trigger("hello", { recipients: ["u1"], tenant: "globex" });
+    await t.idle();
+    expect(subjects()).toEqual(["Hi Ann of Acme", "Hi Ann of Globex", "Hi Anna of Globex"]);
+    expect(sentTo("u1")).toEqual(["email_1", "email_1", "email_1"]);
+  });
+
   it("validates the defaultPreferences engine option at createEngine", () => {
     for (const [set, field] of [
       [{ channel_types: { email: "no" } }, "defaultPreferences.channel_types.email"],

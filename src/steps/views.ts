@@ -1,0 +1,83 @@
+/**
+ * @internal What a run derives from its recipient, actor and tenant: their scopes (as templates
+ * and conditions see them) and the recipient's merged preferences. Each is computed once per
+ * stored record and kept while that record is, in a `WeakMap` keyed by it: a store hands out one
+ * object per version of a record (the memory store's frozen records), so the thousand runs of a
+ * recipient's thousand triggers build its view once, and a changed recipient is a new key. A
+ * store that reads a fresh object each time simply gets a view each time. Views are frozen: runs,
+ * templates and providers share them.
+ */
+import type { PreferenceSource } from "../preferences/evaluate.js";
+import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
+import type { PreferenceSetInput } from "../preferences/types.js";
+import { toScopeRecipient } from "../recipients/identify.js";
+import type { StoredRecipient } from "../store/types.js";
+
+/** @internal A recipient's scope with its preferences, and the preference sets they merge. */
+export interface RecipientView {
+  /** `recipient` as templates and conditions see it, `preferences` included. Frozen. */
+  scope: Readonly<Record<string, unknown>>;
+  /** The merged preferences. */
+  preferences: PreferenceSetInput;
+  /** The sets merged, lowest precedence first (for explanations). */
+  sources: PreferenceSource[];
+}
+
+/** A view and what it was computed with besides its recipient. */
+interface KeptView {
+  tenant: StoredRecipient | null;
+  tenantId: string | null;
+  view: RecipientView;
+}
+
+/** @internal The views of one engine (its default preferences are part of every view). */
+export class Views {
+  readonly #defaults: PreferenceSetInput | undefined;
+  readonly #recipients = new WeakMap<StoredRecipient, KeptView>();
+  readonly #scopes = new WeakMap<StoredRecipient, Readonly<Record<string, unknown>>>();
+
+  constructor(defaults: PreferenceSetInput | undefined) {
+    this.#defaults = defaults;
+  }
+
+  /**
+   * The view of `recipient` (null: not found, then `id` is all its scope has) in a run for
+   * `tenantId`, whose tenant record is `tenant`.
+   */
+  recipient(
+    recipient: StoredRecipient | null,
+    id: string,
+    tenant: StoredRecipient | null,
+    tenantId: string | null,
+  ): RecipientView {
+    if (recipient === null) return this.#compute(null, id, tenant, tenantId);
+    const kept = this.#recipients.get(recipient);
+    if (kept && kept.tenant === tenant && kept.tenantId === tenantId) return kept.view;
+    const view = this.#compute(recipient, id, tenant, tenantId);
+    this.#recipients.set(recipient, { tenant, tenantId, view });
+    return view;
+  }
+
+  /** The scope of an actor or tenant record (null: not found, then `{ id }`). */
+  scope(stored: StoredRecipient | null, id: string): Readonly<Record<string, unknown>> {
+    if (stored === null) return Object.freeze({ id });
+    let scope = this.#scopes.get(stored);
+    if (scope === undefined) {
+      scope = Object.freeze(toScopeRecipient(stored));
+      this.#scopes.set(stored, scope);
+    }
+    return scope;
+  }
+
+  #compute(
+    recipient: StoredRecipient | null,
+    id: string,
+    tenant: StoredRecipient | null,
+    tenantId: string | null,
+  ): RecipientView {
+    const sources = preferenceSources(this.#defaults, recipient, tenant, tenantId);
+    const preferences = resolvePreferences(sources, recipient);
+    const base = recipient ? toScopeRecipient(recipient) : { id };
+    return { scope: Object.freeze({ ...base, preferences }), preferences, sources };
+  }
+}
