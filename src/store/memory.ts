@@ -308,13 +308,19 @@ class DenseSeqs implements SeqSource {
 
 const EMPTY: SeqSource = SeqIndex.of([]);
 
+/** The most numbers {@link IndexMap} keeps for a key in a plain sorted array. */
+const SMALL = 8;
+
 /**
- * A {@link SeqIndex} per key. Most keys never hold a second number (a recipient's one run, a
- * run's one message): the map holds a key's first number itself, and makes it an index object
- * only when a second arrives.
+ * A {@link SeqIndex} per key. Most keys hold one number or a few (a recipient's one run, a run's
+ * two messages): the map holds a key's only number itself, and up to {@link SMALL} numbers in a
+ * sorted array (one allocation), making an index object only when more arrive. Reads of a small
+ * key wrap a copy in an index (reads are rarer than writes).
+ *
+ * @internal Exported for its tests.
  */
-class IndexMap {
-  readonly #map = new Map<string, SeqIndex | number>();
+export class IndexMap {
+  readonly #map = new Map<string, SeqIndex | number[] | number>();
 
   /** Adds `seq` to the index of `key`. */
   add(key: string, seq: number): void {
@@ -323,7 +329,16 @@ class IndexMap {
       this.#map.set(key, seq);
     } else if (typeof held === "number") {
       if (held === seq) return;
-      this.#map.set(key, SeqIndex.of(held < seq ? [held, seq] : [seq, held]));
+      this.#map.set(key, held < seq ? [held, seq] : [seq, held]);
+    } else if (Array.isArray(held)) {
+      const at = lowerBound(held, seq);
+      if (held[at] === seq) return;
+      if (held.length < SMALL) held.splice(at, 0, seq);
+      else {
+        const index = SeqIndex.of(held);
+        index.add(seq);
+        this.#map.set(key, index);
+      }
     } else {
       held.add(seq);
     }
@@ -337,6 +352,13 @@ class IndexMap {
       if (held === seq) this.#map.delete(key);
       return;
     }
+    if (Array.isArray(held)) {
+      const at = lowerBound(held, seq);
+      if (held[at] !== seq) return;
+      held.splice(at, 1);
+      if (held.length === 1) this.#map.set(key, held[0] as number);
+      return;
+    }
     held.delete(seq);
     if (held.size === 0) this.#map.delete(key);
   }
@@ -344,7 +366,8 @@ class IndexMap {
   /** The index of `key`, or undefined when it holds nothing. */
   get(key: string): SeqIndex | undefined {
     const held = this.#map.get(key);
-    return typeof held === "number" ? SeqIndex.of([held]) : held;
+    if (typeof held === "number") return SeqIndex.of([held]);
+    return Array.isArray(held) ? SeqIndex.of(held.slice()) : held;
   }
 }
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Message, MessageEngagementStatus } from "../../src/messages/types.js";
-import { memoryStore } from "../../src/store/memory.js";
+import { IndexMap, memoryStore } from "../../src/store/memory.js";
 import {
   type MessageFilter,
   type PageResult,
@@ -231,6 +231,39 @@ describe("memoryStore", () => {
     );
     expect(() => store.listRecipientRuns({ starting_at: "soon" }, { limit: 10 })).toThrow(invalid);
     expect(() => store.claimIdempotencyKey("k", "f", {}, "later", at(0))).toThrow(invalid);
+  });
+
+  it("keeps each key's numbers in its index maps as a sorted set would, through any adds and deletes", () => {
+    const op = fc.record({
+      add: fc.boolean(),
+      key: fc.constantFrom("a", "b"),
+      // Few distinct numbers, so that keys grow past the small-array size and shrink back.
+      seq: fc.integer({ min: 1, max: 30 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const index = new IndexMap();
+        const model = new Map<string, Set<number>>();
+        for (const o of ops) {
+          const set = model.get(o.key) ?? new Set<number>();
+          model.set(o.key, set);
+          if (o.add) {
+            index.add(o.key, o.seq);
+            set.add(o.seq);
+          } else {
+            index.delete(o.key, o.seq);
+            set.delete(o.seq);
+          }
+          for (const key of ["a", "b"]) {
+            const expected = [...(model.get(key) ?? [])].sort((x, y) => x - y);
+            const held = index.get(key);
+            expect(held?.toArray() ?? []).toEqual(expected);
+            if (held) expect(held.size).toBe(expected.length);
+            if (expected.length === 0) expect(held).toBeUndefined();
+          }
+        }
+      }),
+    );
   });
 
   it("keeps its per-recipient message counters equal to counting the messages, through any writes", () => {
