@@ -10,6 +10,19 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * @internal Freezes `value` and every object and array inside it, in place; returns it. An object
+ * frozen already is taken as frozen all through (as the store's values are) and not walked. Only
+ * for values the caller made and no one else holds.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** @internal Sets an own, enumerable data property, whatever the key. */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === "__proto__" || key === "constructor" || key === "prototype") {

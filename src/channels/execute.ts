@@ -6,7 +6,7 @@
  */
 
 import { uuidV5 } from "../_internal/ids.js";
-import { isPlainObject } from "../_internal/merge.js";
+import { deepFreeze, isPlainObject } from "../_internal/merge.js";
 import { isoString } from "../_internal/time.js";
 import { type EngineContext, readWorkflowRun } from "../engine/context.js";
 import { emitMessage } from "../messages/emit.js";
@@ -23,6 +23,9 @@ import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
 import { renderTemplate } from "./templates.js";
 import type { ChannelConfig, DeliveryResult, OutboundMessage } from "./types.js";
+
+/** The one frozen empty list new messages share (no actors, no engagement). */
+const NONE = Object.freeze([]) as never[];
 
 /** @internal The id of the message a run's step creates. */
 export function messageId(runId: string, stepRef: string): string {
@@ -144,7 +147,8 @@ export async function executeChannelStep(
   let content: Record<string, unknown>;
   try {
     const rendered = renderTemplate(ctx.liquid, instruction.template, scopeOf(state));
-    content = isPlainObject(rendered) ? rendered : { body: rendered };
+    // Rendering makes every object and array anew: frozen here, it is stored without a copy.
+    content = deepFreeze(isPlainObject(rendered) ? rendered : { body: rendered });
   } catch (error) {
     log(
       state,
@@ -170,14 +174,14 @@ export async function executeChannelStep(
     channel_id: channel.key,
     channel_type: channel.type,
     recipient: run.recipient,
-    actors: run.actor ? [run.actor] : [],
+    actors: run.actor ? [run.actor] : NONE,
     workflow: run.workflow,
     tenant: run.tenant,
     source: {
       __typename: "NotificationSource",
       key: run.workflow,
       version_id: String(run.workflow_version),
-      categories: state.compiled.workflow.categories ?? [],
+      categories: state.compiled.workflow.categories ?? NONE,
       step_ref: instruction.ref,
       workflow_run_id: run.workflow_run_id,
       workflow_recipient_run_id: run.id,
@@ -185,7 +189,7 @@ export async function executeChannelStep(
     // Knock's sandbox_mode: the message is made, and never handed to a provider. The built-in
     // feed delivers by storing: its message is created delivered, in one write.
     status: sandbox ? "not_sent" : feedNow ? "delivered" : "queued",
-    engagement_statuses: [],
+    engagement_statuses: NONE,
     seen_at: null,
     read_at: null,
     interacted_at: null,
@@ -200,6 +204,11 @@ export async function executeChannelStep(
     inserted_at: now,
     updated_at: now,
   };
+  // Frozen as it is made (its data, recipient and content are frozen already), so that the memory
+  // store keeps it without a copy.
+  Object.freeze(message.actors);
+  Object.freeze(message.source);
+  Object.freeze(message);
   const { message: stored, created } = await ctx.store.createMessage(message);
   log(state, "message_created", instruction, {
     message_id: stored.id,
@@ -318,7 +327,7 @@ function buildOutbound(
   };
 }
 
-/** The run-log entry of a delivery attempt's outcome. */
+/** The run-log entry of a delivery attempt's outcome (frozen, as `log` makes its entries). */
 function deliveryEntry(
   message: Message,
   attempt: number,
@@ -327,15 +336,15 @@ function deliveryEntry(
   status: "ok" | "error",
   data: Record<string, unknown>,
 ): RunEvent {
-  return {
+  return Object.freeze({
     event,
     status,
     step_ref: message.source.step_ref,
     step_type: "channel",
     attempt,
-    data: { message_id: message.id, ...data },
+    data: Object.freeze({ message_id: message.id, ...data }),
     inserted_at: at,
-  };
+  });
 }
 
 /**

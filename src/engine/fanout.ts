@@ -79,11 +79,9 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
 
   if (cursor.index === -1) {
     run.recipients.forEach((ref, i) => {
-      const recipientRun = newRun(ctx, run, refToKey(ref), null);
       // `$trigger_data`: merged over the trigger's data, top-level keys only, for this run alone.
       const extra = run.recipient_data?.[i];
-      if (extra) recipientRun.data = { ...run.data, ...extra };
-      pending.push(recipientRun);
+      pending.push(newRun(ctx, run, refToKey(ref), null, extra ? { ...run.data, ...extra } : null));
     });
     await flush(ctx, pending);
     cursor.index = 0;
@@ -125,7 +123,7 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
       pending.push(
         newRun(ctx, run, subscriber, {
           ...(subscription.properties ?? {}),
-          object: keyToRef(object),
+          object: Object.freeze(keyToRef(object)),
         }),
       );
       if (subscriber.collection !== USERS_COLLECTION && top.depth < MAX_EXPAND_DEPTH) {
@@ -146,32 +144,37 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
   }
 }
 
+/**
+ * A new recipient run, frozen (its parts made here are frozen too, the rest come from the stored
+ * workflow run): the memory store keeps it without a copy.
+ */
 function newRun(
   ctx: EngineContext,
   run: WorkflowRun,
   recipient: RecipientKey,
   subscription: Record<string, unknown> | null,
+  data: Record<string, unknown> | null = null,
 ): WorkflowRecipientRun {
   const now = nowIso(ctx);
-  return {
+  return Object.freeze({
     __typename: "WorkflowRecipientRun",
     id: recipientRunId(run.id, recipient),
     workflow_run_id: run.id,
     workflow: run.workflow,
     workflow_version: run.workflow_version,
     status: "queued",
-    recipient: keyToRef(recipient),
+    recipient: Object.freeze(keyToRef(recipient)),
     actor: run.actor,
     tenant: run.tenant,
-    data: null,
-    subscription,
+    data: data && Object.freeze(data),
+    subscription: subscription && Object.freeze(subscription),
     trigger_source: run.trigger_source,
     cursor: 0,
     version: 0,
     error_count: 0,
     inserted_at: now,
     updated_at: now,
-  };
+  });
 }
 
 /**

@@ -396,9 +396,33 @@ export function participantKeys(run: RunParties): RecipientKey[] {
   return keys;
 }
 
-/** @internal A string naming a recipient key, for maps of recipients read together. */
-export function keyString(key: RecipientKey): string {
-  return `${key.collection}\u0000${key.id}`;
+/** @internal Recipients read together, by collection, then id (null: read, and not found). */
+export type RecipientsRead = Map<string, Map<string, StoredRecipient | null>>;
+
+/** @internal Adds recipients read for `keys` (in their order) to `read`. */
+export function addRead(
+  read: RecipientsRead,
+  keys: readonly RecipientKey[],
+  loaded: ReadonlyArray<StoredRecipient | null>,
+): void {
+  keys.forEach((key, i) => {
+    let ofCollection = read.get(key.collection);
+    if (!ofCollection) {
+      ofCollection = new Map();
+      read.set(key.collection, ofCollection);
+    }
+    ofCollection.set(key.id, loaded[i] ?? null);
+  });
+}
+
+/** A recipient read already (undefined: not read). */
+function readOne(
+  read: RecipientsRead,
+  ref: RecipientReference,
+): StoredRecipient | null | undefined {
+  return typeof ref === "string"
+    ? read.get(USERS_COLLECTION)?.get(ref)
+    : read.get(ref.collection)?.get(ref.id);
 }
 
 /** @internal A run's recipient, actor and tenant, read in one store call (null where missing or unset). */
@@ -412,18 +436,15 @@ export async function loadParticipants(store: Store, run: RunParties): Promise<P
 }
 
 /**
- * @internal A run's participants from recipients read already (by {@link keyString}); undefined
- * when one of them was not read.
+ * @internal A run's participants from recipients read already; undefined when one of them was
+ * not read.
  */
-export function participantsFrom(
-  read: ReadonlyMap<string, StoredRecipient | null>,
-  run: RunParties,
-): Participants | undefined {
-  const found = participantKeys(run).map((key) => read.get(keyString(key)));
-  if (found.includes(undefined)) return undefined;
-  return {
-    recipient: found[0] ?? null,
-    actor: run.actor ? (found[1] ?? null) : null,
-    tenant: run.tenant ? (found[run.actor ? 2 : 1] ?? null) : null,
-  };
+export function participantsFrom(read: RecipientsRead, run: RunParties): Participants | undefined {
+  const recipient = readOne(read, run.recipient);
+  if (recipient === undefined) return undefined;
+  const actor = run.actor ? readOne(read, run.actor) : null;
+  if (actor === undefined) return undefined;
+  const tenant = run.tenant ? read.get(TENANTS_COLLECTION)?.get(run.tenant) : null;
+  if (tenant === undefined) return undefined;
+  return { recipient, actor, tenant };
 }

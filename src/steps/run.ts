@@ -20,10 +20,11 @@ import type { PreferenceSource } from "../preferences/evaluate.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
 import {
-  keyString,
+  addRead,
   loadParticipants,
   participantKeys,
   participantsFrom,
+  type RecipientsRead,
   refToKey,
 } from "../recipients/identify.js";
 import { addDuration, isDuration, nominalDurationMs } from "../scheduling/duration.js";
@@ -99,11 +100,11 @@ export async function processRun(
 
 /**
  * @internal What a page of runs reads once for all of them: the current version of each of their
- * workflows, and their recipients, actors and tenants (by `keyString`).
+ * workflows, and their recipients, actors and tenants.
  */
 export interface PageReads {
   workflows: Map<string, Workflow | null>;
-  participants: Map<string, StoredRecipient | null>;
+  participants: RecipientsRead;
 }
 
 /** @internal One run of a page that failed, and why; see {@link RunPageError}. */
@@ -167,21 +168,26 @@ async function readForPage(
   runs: ReadonlyArray<WorkflowRecipientRun | null>,
 ): Promise<PageReads> {
   const workflows = new Map<string, Workflow | null>();
-  const keys = new Map<string, RecipientKey>();
+  const keys: RecipientKey[] = [];
+  const seen = new Set<string>();
   for (const run of runs) {
     if (!run || run.status === "completed" || run.status === "cancelled") continue;
     workflows.set(run.workflow, null);
-    for (const key of participantKeys(run)) keys.set(keyString(key), key);
+    for (const key of participantKeys(run)) {
+      const name = `${key.collection}\u0000${key.id}`;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      keys.push(key);
+    }
   }
   const [current, loaded] = await Promise.all([
     Promise.all([...workflows.keys()].map((key) => ctx.store.getWorkflow(key))),
-    keys.size > 0 ? ctx.store.getRecipients([...keys.values()]) : [],
+    keys.length > 0 ? ctx.store.getRecipients(keys) : [],
   ]);
   let i = 0;
   for (const key of workflows.keys()) workflows.set(key, current[i++] ?? null);
-  const participants = new Map<string, StoredRecipient | null>();
-  i = 0;
-  for (const key of keys.keys()) participants.set(key, loaded[i++] ?? null);
+  const participants: RecipientsRead = new Map();
+  addRead(participants, keys, loaded);
   return { workflows, participants };
 }
 
@@ -206,13 +212,15 @@ async function executeRun(
     if (run.status === "paused") await ensureWake(ctx, run);
     return;
   }
+  // What a page or a cache holds already is not awaited: most runs start in pages.
   const known = reads?.workflows.get(run.workflow);
-  const [workflowRun, current] = await Promise.all([
-    readWorkflowRun(ctx, run.workflow_run_id),
-    known === undefined ? ctx.store.getWorkflow(run.workflow) : known,
-  ]);
+  const current = known === undefined ? await ctx.store.getWorkflow(run.workflow) : known;
+  const workflowRun =
+    ctx.workflowRuns.get(run.workflow_run_id) ?? (await readWorkflowRun(ctx, run.workflow_run_id));
   if (!workflowRun) return;
-  const compiled = await registry.compiled(run.workflow, run.workflow_version);
+  const compiled =
+    registry.cached(run.workflow, run.workflow_version) ??
+    (await registry.compiled(run.workflow, run.workflow_version));
   const { recipient, actor, tenant } =
     (reads && participantsFrom(reads.participants, run)) ??
     (await loadParticipants(ctx.store, run));
@@ -252,9 +260,15 @@ async function executeRun(
   }
 
   let version = run.version;
-  if (run.status === "queued" && (await cancelledBeforeStart(state))) return;
+  if (
+    run.status === "queued" &&
+    workflowRun.cancellation_key !== null &&
+    (await cancelledBeforeStart(state))
+  )
+    return;
   if (run.status === "queued") {
-    const stop = await checkPreconditions(state, current?.active !== false);
+    let stop = checkPreconditions(state, current?.active !== false);
+    if (stop instanceof Promise) stop = await stop;
     if (stop) {
       await finish(state, version, "completed", run.cursor, stop);
       return;
@@ -447,9 +461,16 @@ async function cancelledBeforeStart(state: RunState): Promise<boolean> {
   return cancelRun(ctx, run);
 }
 
-/** Trigger conditions, a missing recipient, trigger frequency: reasons a run ends before its first step. */
-async function checkPreconditions(state: RunState, active: boolean): Promise<string | null> {
-  const { run, compiled, ctx } = state;
+/**
+ * Trigger conditions, a missing recipient, trigger frequency: reasons a run ends before its first
+ * step. Answers at once unless it has to read the store (message-status conditions, once-only
+ * frequencies).
+ */
+function checkPreconditions(
+  state: RunState,
+  active: boolean,
+): string | null | Promise<string | null> {
+  const { run, compiled } = state;
   if (!active) {
     const first = compiled.program[0];
     if (first) skip(state, first, "inactive_workflow", `workflow "${run.workflow}" is inactive`);
@@ -459,7 +480,16 @@ async function checkPreconditions(state: RunState, active: boolean): Promise<str
     log(state, "recipient_not_found", null, { recipient: run.recipient }, "error");
     return "recipient_not_found";
   }
-  if (compiled.conditions && !(await conditionsHold(state, compiled.conditions))) {
+  const conditions = compiled.conditions;
+  if (conditions && conditions.refs.length > 0)
+    return loadRefs(state, conditions.refs).then(() => conditionsAndFrequency(state));
+  return conditionsAndFrequency(state);
+}
+
+/** The trigger conditions (their refs loaded), then the trigger frequency. */
+function conditionsAndFrequency(state: RunState): string | null | Promise<string | null> {
+  const { run, compiled, ctx } = state;
+  if (compiled.conditions && !compiled.conditions.test(scopeOf(state), state.now)) {
     const explained = explainConditions(compiled.conditions.group, scopeOf(state), state.now);
     log(state, "trigger_conditions_failed", null, {
       reason: explained.text,
@@ -468,18 +498,18 @@ async function checkPreconditions(state: RunState, active: boolean): Promise<str
     return "trigger_conditions";
   }
   const frequency = compiled.workflow.trigger_frequency;
-  if (frequency === "once_per_recipient" || frequency === "once_per_recipient_per_tenant") {
-    const key = refToKey(run.recipient);
-    const scopeKey =
-      frequency === "once_per_recipient"
-        ? `once:${run.workflow}:${key.collection}:${key.id}`
-        : `once:${run.workflow}:${key.collection}:${key.id}:tenant:${run.tenant ?? ""}`;
-    if (!(await ctx.store.claimOnce(scopeKey, state.nowIso))) {
-      log(state, "trigger_frequency_limited", null, { trigger_frequency: frequency });
-      return "trigger_frequency";
-    }
-  }
-  return null;
+  if (frequency !== "once_per_recipient" && frequency !== "once_per_recipient_per_tenant")
+    return null;
+  const key = refToKey(run.recipient);
+  const scopeKey =
+    frequency === "once_per_recipient"
+      ? `once:${run.workflow}:${key.collection}:${key.id}`
+      : `once:${run.workflow}:${key.collection}:${key.id}:tenant:${run.tenant ?? ""}`;
+  return Promise.resolve(ctx.store.claimOnce(scopeKey, state.nowIso)).then((claimed) => {
+    if (claimed) return null;
+    log(state, "trigger_frequency_limited", null, { trigger_frequency: frequency });
+    return "trigger_frequency";
+  });
 }
 
 async function conditionsHold(state: RunState, conditions: CompiledConditions): Promise<boolean> {
@@ -538,7 +568,11 @@ function buildScope(state: RunState): Record<string, unknown> {
   return state.scope;
 }
 
-/** @internal Appends an entry to the run's log. */
+/**
+ * @internal Appends an entry to the run's log. The entry and its `data` (a fresh object, frozen
+ * here) are frozen as they are made: nothing changes them after, and the memory store keeps a
+ * deeply frozen entry without copying it.
+ */
 export function log(
   state: RunState,
   event: string,
@@ -547,17 +581,17 @@ export function log(
   status: "ok" | "error" = "ok",
   extra: { reason?: SkipReason | string; attempt?: number } = {},
 ): void {
-  const entry: RunEvent = {
-    event,
-    status,
-    step_ref: instruction?.ref ?? null,
-    step_type: instruction?.type ?? null,
-    attempt: extra.attempt ?? 1,
-    data,
-    inserted_at: state.nowIso,
-  };
-  if (extra.reason !== undefined) entry.reason = extra.reason;
-  state.events.push(entry);
+  const step_ref = instruction?.ref ?? null;
+  const step_type = instruction?.type ?? null;
+  const attempt = extra.attempt ?? 1;
+  const inserted_at = state.nowIso;
+  Object.freeze(data);
+  // Two literals, so that each entry is laid out in one block (see store/frozen.ts).
+  const entry: RunEvent =
+    extra.reason === undefined
+      ? { event, status, step_ref, step_type, attempt, data, inserted_at }
+      : { event, status, step_ref, step_type, attempt, data, inserted_at, reason: extra.reason };
+  state.events.push(Object.freeze(entry));
 }
 
 /** @internal Records a skipped step in the log and (after the write) as a `step.skipped` event. */

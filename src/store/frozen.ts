@@ -8,7 +8,9 @@
  * copy out in one block, where an object grown key by key keeps all but its first four properties
  * in a second, separate array (some 800 bytes more per recipient run, and a slower read of every
  * field). Each takes that way only when its input has exactly the fields it knows, in the engine's
- * order, none undefined; anything else is copied generically, with the same result.
+ * order, none undefined; anything else is copied generically, with the same result. And each
+ * keeps its input as it is, with no copy at all, when that input is frozen all through already
+ * (the engine freezes the runs, log entries and messages it writes as it makes them).
  *
  * @module
  */
@@ -23,11 +25,43 @@ const EMPTY: readonly unknown[] = Object.freeze([]);
 const EMPTY_OBJECT: Readonly<Record<string, never>> = Object.freeze({});
 
 /**
+ * True when `value` is already what {@link freezeCopy} would make of it, so that it can be kept
+ * as it is: a primitive, an object `freezeCopy` keeps as it is (not a plain object or array), a
+ * value in `shared` (frozen by the store already), or a frozen plain object or array whose values
+ * are all such, with no `undefined` object value (a copy drops those). Nothing can change such a
+ * value, so keeping it is as safe as copying it: the engine freezes the records it writes (log
+ * entries, messages, new runs) for the memory store to keep without a copy.
+ */
+export function isDeepFrozen(value: unknown, shared?: WeakSet<object>): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (shared?.has(value)) return true;
+  if (Array.isArray(value)) {
+    if (!Object.isFrozen(value)) return false;
+    for (let i = 0; i < value.length; i++) if (!isDeepFrozen(value[i], shared)) return false;
+    return true;
+  }
+  if (!isPlainObject(value)) return true;
+  if (!Object.isFrozen(value)) return false;
+  for (const key in value) {
+    const item = value[key];
+    if (item === undefined || !isDeepFrozen(item, shared)) return false;
+  }
+  return true;
+}
+
+/**
  * A deep copy of JSON data with every object and array frozen. Keys such as `__proto__` become own
- * data properties; `undefined` object values are dropped (as JSON drops them).
+ * data properties; `undefined` object values are dropped (as JSON drops them). A value that is
+ * deeply frozen already ({@link isDeepFrozen}) is returned as it is.
  */
 export function freezeCopy<T>(value: T, omit?: string): T {
   if (typeof value !== "object" || value === null) return value;
+  if (
+    Object.isFrozen(value) &&
+    (omit === undefined || !Object.hasOwn(value, omit)) &&
+    isDeepFrozen(value)
+  )
+    return value;
   if (Array.isArray(value)) {
     if (value.length === 0) return EMPTY as T;
     const copy: unknown[] = new Array(value.length);
@@ -99,11 +133,22 @@ export function withKey(
   return Object.freeze(out);
 }
 
-/** True when `keys` are exactly `expected`, in order. */
-function keysAre(keys: readonly string[], expected: readonly string[]): boolean {
-  if (keys.length !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) if (keys[i] !== expected[i]) return false;
-  return true;
+/** True for a value that is not an object (or is null): nothing to copy or freeze. */
+function scalar(value: unknown): boolean {
+  return typeof value !== "object" || value === null;
+}
+
+/**
+ * True when the own enumerable keys of `value` (a plain object) are exactly `expected`, in order.
+ * A `for…in` walk allocates nothing where `Object.keys` makes an array per call.
+ */
+function keysAre(value: object, expected: readonly string[]): boolean {
+  let i = 0;
+  for (const key in value) {
+    if (key !== expected[i]) return false;
+    i++;
+  }
+  return i === expected.length;
 }
 
 const RUN_EVENT_KEYS = [
@@ -119,9 +164,8 @@ const RUN_EVENT_KEYS_WITH_REASON = [...RUN_EVENT_KEYS, "reason"] as const;
 
 /** @internal A frozen copy of a run-log entry. */
 export function freezeRunEvent(event: RunEvent): RunEvent {
-  const keys = Object.keys(event);
-  const withReason = keys.length === RUN_EVENT_KEYS_WITH_REASON.length;
-  if (!keysAre(keys, withReason ? RUN_EVENT_KEYS_WITH_REASON : RUN_EVENT_KEYS))
+  const withReason = Object.hasOwn(event, "reason");
+  if (!keysAre(event, withReason ? RUN_EVENT_KEYS_WITH_REASON : RUN_EVENT_KEYS))
     return freezeCopy(event);
   const { status, step_ref, step_type, attempt, data, inserted_at, reason } = event;
   const name = event.event;
@@ -136,6 +180,18 @@ export function freezeRunEvent(event: RunEvent): RunEvent {
     (withReason && reason === undefined)
   )
     return freezeCopy(event);
+  if (
+    Object.isFrozen(event) &&
+    scalar(name) &&
+    scalar(status) &&
+    scalar(step_ref) &&
+    scalar(step_type) &&
+    scalar(attempt) &&
+    scalar(inserted_at) &&
+    scalar(reason) &&
+    isDeepFrozen(data)
+  )
+    return event;
   // Two literals, not one with `reason` added after: a property added to a literal lands in a
   // second array, which is what these copies exist to avoid.
   const copy: RunEvent = withReason
@@ -189,9 +245,30 @@ export function freezeRecipientRun(
   run: WorkflowRecipientRun,
   shared: WeakSet<object>,
 ): WorkflowRecipientRun {
-  if (!keysAre(Object.keys(run), RECIPIENT_RUN_KEYS)) return freezeCopy(run, "events");
+  if (!keysAre(run, RECIPIENT_RUN_KEYS)) return freezeCopy(run, "events");
   for (const key of RECIPIENT_RUN_KEYS)
     if (run[key] === undefined) return freezeCopy(run, "events");
+  if (
+    Object.isFrozen(run) &&
+    scalar(run.__typename) &&
+    scalar(run.id) &&
+    scalar(run.workflow_run_id) &&
+    scalar(run.workflow) &&
+    scalar(run.workflow_version) &&
+    scalar(run.status) &&
+    isDeepFrozen(run.recipient) &&
+    isDeepFrozen(run.actor) &&
+    scalar(run.tenant) &&
+    isDeepFrozen(run.data, shared) &&
+    isDeepFrozen(run.subscription) &&
+    isDeepFrozen(run.trigger_source, shared) &&
+    scalar(run.cursor) &&
+    scalar(run.version) &&
+    scalar(run.error_count) &&
+    scalar(run.inserted_at) &&
+    scalar(run.updated_at)
+  )
+    return run;
   return Object.freeze({
     __typename: run.__typename,
     id: freezeCopy(run.id),
@@ -258,14 +335,45 @@ export function freezeMessage(message: Message, shared: WeakSet<object>): Messag
   const data = message.data;
   const sharedData = data !== null && shared.has(data);
   const source = message.source;
-  if (
-    !keysAre(Object.keys(message), MESSAGE_KEYS) ||
-    !isPlainObject(source) ||
-    !keysAre(Object.keys(source), SOURCE_KEYS)
-  )
+  if (!keysAre(message, MESSAGE_KEYS) || !isPlainObject(source) || !keysAre(source, SOURCE_KEYS))
     return sharedData ? freezeWith(message, "data", data) : freezeCopy(message);
   for (const key of MESSAGE_KEYS) if (message[key] === undefined) return freezeCopy(message);
   for (const key of SOURCE_KEYS) if (source[key] === undefined) return freezeCopy(message);
+  if (
+    Object.isFrozen(message) &&
+    Object.isFrozen(source) &&
+    scalar(message.__typename) &&
+    scalar(message.id) &&
+    scalar(message.channel_id) &&
+    scalar(message.channel_type) &&
+    isDeepFrozen(message.recipient) &&
+    isDeepFrozen(message.actors) &&
+    scalar(message.workflow) &&
+    scalar(message.tenant) &&
+    scalar(source.__typename) &&
+    scalar(source.key) &&
+    scalar(source.version_id) &&
+    isDeepFrozen(source.categories) &&
+    scalar(source.step_ref) &&
+    scalar(source.workflow_run_id) &&
+    scalar(source.workflow_recipient_run_id) &&
+    scalar(message.status) &&
+    isDeepFrozen(message.engagement_statuses) &&
+    scalar(message.seen_at) &&
+    scalar(message.read_at) &&
+    scalar(message.interacted_at) &&
+    scalar(message.link_clicked_at) &&
+    scalar(message.archived_at) &&
+    isDeepFrozen(data, shared) &&
+    isDeepFrozen(message.content) &&
+    isDeepFrozen(message.metadata) &&
+    scalar(message.attempts) &&
+    scalar(message.provider_message_id) &&
+    scalar(message.last_error) &&
+    scalar(message.inserted_at) &&
+    scalar(message.updated_at)
+  )
+    return message;
   return Object.freeze({
     __typename: message.__typename,
     id: freezeCopy(message.id),
@@ -317,7 +425,7 @@ function patched<T, K extends keyof T>(old: T, patch: Partial<T>, key: K): T[K] 
 
 /** True when every key of `patch` is one of `allowed`. */
 function keysWithin(patch: object, allowed: ReadonlySet<string>): boolean {
-  for (const key of Object.keys(patch)) if (!allowed.has(key)) return false;
+  for (const key in patch) if (!allowed.has(key)) return false;
   return true;
 }
 
@@ -333,10 +441,7 @@ export function patchRecipientRun(
   version: number,
 ): WorkflowRecipientRun {
   const given = patch as Record<string, unknown>;
-  if (
-    !keysAre(Object.keys(previous), RECIPIENT_RUN_KEYS) ||
-    !keysWithin(patch, RECIPIENT_RUN_KEY_SET)
-  ) {
+  if (!keysAre(previous, RECIPIENT_RUN_KEYS) || !keysWithin(patch, RECIPIENT_RUN_KEY_SET)) {
     const next: Record<string, unknown> = { ...previous };
     for (const key of Object.keys(patch)) {
       if (key === "id" || key === "version" || key === "events") continue;
@@ -375,7 +480,7 @@ const MESSAGE_KEY_SET: ReadonlySet<string> = new Set(MESSAGE_KEYS);
  */
 export function patchMessage(previous: Message, patch: Partial<Message>): Message {
   const given = patch as Record<string, unknown>;
-  if (!keysAre(Object.keys(previous), MESSAGE_KEYS) || !keysWithin(patch, MESSAGE_KEY_SET)) {
+  if (!keysAre(previous, MESSAGE_KEYS) || !keysWithin(patch, MESSAGE_KEY_SET)) {
     const next: Record<string, unknown> = { ...previous };
     for (const key of Object.keys(patch)) {
       if (key === "id" || key === "__typename") continue;

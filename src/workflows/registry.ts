@@ -26,7 +26,8 @@ const NON_DEFINITION_KEYS = new Set([
 /** @internal */
 export class WorkflowRegistry {
   readonly #ctx: EngineContext;
-  readonly #compiled = new Map<string, CompiledWorkflow>();
+  /** Compiled versions, by workflow key, then version. */
+  readonly #compiled = new Map<string, Map<number, CompiledWorkflow>>();
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -90,15 +91,24 @@ export class WorkflowRegistry {
     return structuredClone(workflow);
   }
 
+  /** The compiled form of one version if it was compiled already (no store read). */
+  cached(key: string, version: number): CompiledWorkflow | undefined {
+    return this.#compiled.get(key)?.get(version);
+  }
+
   /** The compiled form of one version (read from the store once, then cached). */
   async compiled(key: string, version: number): Promise<CompiledWorkflow> {
-    const cacheKey = `${key}@${version}`;
-    const cached = this.#compiled.get(cacheKey);
+    const cached = this.cached(key, version);
     if (cached) return cached;
     const workflow = await this.#ctx.store.getWorkflow(key, version);
-    if (!workflow) throw new NotFoundError("workflow version", cacheKey);
+    if (!workflow) throw new NotFoundError("workflow version", `${key}@${version}`);
     const compiled = compileWorkflow(workflow, this.#ctx.liquid);
-    this.#compiled.set(cacheKey, compiled);
+    let versions = this.#compiled.get(key);
+    if (!versions) {
+      versions = new Map();
+      this.#compiled.set(key, versions);
+    }
+    versions.set(version, compiled);
     return compiled;
   }
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { deepFreeze } from "../_internal/merge.js";
 import type { ConditionOperator } from "../conditions/types.js";
 import type { ChannelType, Duration, SendWindow, StepType } from "./types.js";
 
@@ -350,14 +351,6 @@ const definitions: Schema = {
     ["settings"],
   ),
 };
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object") {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 /**
  * The JSON Schema (draft-07) of a workflow definition as `workflows.upsert` takes it (frozen).

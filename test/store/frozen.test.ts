@@ -157,6 +157,49 @@ describe("the memory store's record copies", () => {
     expect("reason" in freezeRunEvent(eventWithUndefinedReason)).toBe(false);
   });
 
+  it("keep a record that is frozen all through as it is, and copy one with anything unfrozen in it", () => {
+    const deepFreeze = <T>(value: T): T => {
+      if (typeof value === "object" && value !== null) {
+        Object.values(value).forEach(deepFreeze);
+        Object.freeze(value);
+      }
+      return value;
+    };
+    const frozenMessage = deepFreeze(engineMessage());
+    expect(freezeMessage(frozenMessage, new WeakSet())).toBe(frozenMessage);
+    const frozenRun = deepFreeze(engineRun());
+    expect(freezeRecipientRun(frozenRun, new WeakSet())).toBe(frozenRun);
+    for (const event of [deepFreeze(engineEvent()), deepFreeze(engineEvent("conditions"))])
+      expect(freezeRunEvent(event)).toBe(event);
+    expect(freezeCopy(frozenMessage)).toBe(frozenMessage);
+
+    // Frozen on the outside, but something inside can still change: copied, so nothing reaches it.
+    const partly = (): { message: Message; content: Record<string, unknown> } => {
+      const message = engineMessage();
+      const content = { subject: "Hi", nested: { changeable: true } };
+      message.content = content;
+      Object.freeze(message.source);
+      Object.freeze(message);
+      return { message, content };
+    };
+    const { message, content } = partly();
+    const kept = freezeMessage(message, new WeakSet());
+    expect(kept).not.toBe(message);
+    expectFrozenCopy(kept, message);
+    (content.nested as { changeable: boolean }).changeable = false;
+    expect(kept.content).toEqual({ subject: "Hi", nested: { changeable: true } });
+
+    const run = engineRun();
+    Object.freeze(run);
+    expectFrozenCopy(freezeRecipientRun(run, new WeakSet()), run);
+    const event = engineEvent();
+    Object.freeze(event);
+    expect(freezeRunEvent(event)).not.toBe(event);
+    // A frozen object with an undefined value is copied, which drops the key as JSON would.
+    const withUndefined = Object.freeze({ a: 1, b: undefined });
+    expect(Object.keys(freezeCopy(withUndefined))).toEqual(["a"]);
+  });
+
   it("patch a stored record as a spread of its defined values would, whatever the path", () => {
     const storedMessage = freezeMessage(engineMessage(), new WeakSet());
     const messagePatches: Array<Partial<Message>> = [
