@@ -90,12 +90,12 @@ export async function executeChannelStep(
     );
     return next;
   }
-  const recipientKey = refToKey(run.recipient);
   const channelData = state.recipient?.channel_data[channel.key];
+  const recipient = run.recipient;
   const missing = missingAddress(
     channel.type,
     state.recipientScope,
-    recipientKey.collection === USERS_COLLECTION,
+    typeof recipient === "string" || recipient.collection === USERS_COLLECTION,
     channelData,
   );
   if (missing) {
@@ -220,7 +220,7 @@ export async function executeChannelStep(
   if (created && feedNow) {
     state.events.push(deliveryEntry(stored, 1, now, "message_delivered", "ok", {}));
     emitMessage(ctx, "message.delivered", stored);
-    await feedChanged(ctx, [stored], "message.delivered");
+    if (ctx.emitter.has("feed.changed")) await feedChanged(ctx, [stored], "message.delivered");
     return next;
   }
   if (stored.status !== "queued") return next;
@@ -406,7 +406,8 @@ async function attemptDelivery(
   });
   if (updated) {
     emitMessage(ctx, status === "delivered" ? "message.delivered" : "message.sent", updated);
-    if (status === "delivered") await feedChanged(ctx, [updated], "message.delivered");
+    if (status === "delivered" && ctx.emitter.has("feed.changed"))
+      await feedChanged(ctx, [updated], "message.delivered");
   }
   return [entry(status === "delivered" ? "message_delivered" : "message_sent", "ok", {})];
 }

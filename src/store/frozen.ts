@@ -417,12 +417,6 @@ function keepShared<T>(value: T, shared: WeakSet<object>): T {
     : freezeCopy(value);
 }
 
-/** A field of a patched record: the patch's value (copied) when it gives one, else the old one. */
-function patched<T, K extends keyof T>(old: T, patch: Partial<T>, key: K): T[K] {
-  const value = patch[key];
-  return value === undefined ? old[key] : (freezeCopy(value) as T[K]);
-}
-
 /** True when every key of `patch` is one of `allowed`. */
 function keysWithin(patch: object, allowed: ReadonlySet<string>): boolean {
   for (const key in patch) if (!allowed.has(key)) return false;
@@ -451,25 +445,34 @@ export function patchRecipientRun(
     next.version = version;
     return Object.freeze(next) as unknown as WorkflowRecipientRun;
   }
-  return Object.freeze({
-    __typename: patched(previous, patch, "__typename"),
+  // The previous version's fields read one by one lay the copy out in one block; the patch's
+  // few defined values then replace theirs (every key of the patch is a known field).
+  const next: WorkflowRecipientRun = {
+    __typename: previous.__typename,
     id: previous.id,
-    workflow_run_id: patched(previous, patch, "workflow_run_id"),
-    workflow: patched(previous, patch, "workflow"),
-    workflow_version: patched(previous, patch, "workflow_version"),
-    status: patched(previous, patch, "status"),
-    recipient: patched(previous, patch, "recipient"),
-    actor: patched(previous, patch, "actor"),
-    tenant: patched(previous, patch, "tenant"),
-    data: patched(previous, patch, "data"),
-    subscription: patched(previous, patch, "subscription"),
-    trigger_source: patched(previous, patch, "trigger_source"),
-    cursor: patched(previous, patch, "cursor"),
+    workflow_run_id: previous.workflow_run_id,
+    workflow: previous.workflow,
+    workflow_version: previous.workflow_version,
+    status: previous.status,
+    recipient: previous.recipient,
+    actor: previous.actor,
+    tenant: previous.tenant,
+    data: previous.data,
+    subscription: previous.subscription,
+    trigger_source: previous.trigger_source,
+    cursor: previous.cursor,
     version,
-    error_count: patched(previous, patch, "error_count"),
-    inserted_at: patched(previous, patch, "inserted_at"),
-    updated_at: patched(previous, patch, "updated_at"),
-  });
+    error_count: previous.error_count,
+    inserted_at: previous.inserted_at,
+    updated_at: previous.updated_at,
+  };
+  const fields = next as unknown as Record<string, unknown>;
+  for (const key in patch) {
+    if (key === "id" || key === "version" || key === "events") continue;
+    const value = given[key];
+    if (value !== undefined) fields[key] = freezeCopy(value);
+  }
+  return Object.freeze(next);
 }
 
 const MESSAGE_KEY_SET: ReadonlySet<string> = new Set(MESSAGE_KEYS);
@@ -489,30 +492,37 @@ export function patchMessage(previous: Message, patch: Partial<Message>): Messag
     }
     return Object.freeze(next) as unknown as Message;
   }
-  return Object.freeze({
+  const next: Message = {
     __typename: previous.__typename,
     id: previous.id,
-    channel_id: patched(previous, patch, "channel_id"),
-    channel_type: patched(previous, patch, "channel_type"),
-    recipient: patched(previous, patch, "recipient"),
-    actors: patched(previous, patch, "actors"),
-    workflow: patched(previous, patch, "workflow"),
-    tenant: patched(previous, patch, "tenant"),
-    source: patched(previous, patch, "source"),
-    status: patched(previous, patch, "status"),
-    engagement_statuses: patched(previous, patch, "engagement_statuses"),
-    seen_at: patched(previous, patch, "seen_at"),
-    read_at: patched(previous, patch, "read_at"),
-    interacted_at: patched(previous, patch, "interacted_at"),
-    link_clicked_at: patched(previous, patch, "link_clicked_at"),
-    archived_at: patched(previous, patch, "archived_at"),
-    data: patched(previous, patch, "data"),
-    content: patched(previous, patch, "content"),
-    metadata: patched(previous, patch, "metadata"),
-    attempts: patched(previous, patch, "attempts"),
-    provider_message_id: patched(previous, patch, "provider_message_id"),
-    last_error: patched(previous, patch, "last_error"),
-    inserted_at: patched(previous, patch, "inserted_at"),
-    updated_at: patched(previous, patch, "updated_at"),
-  });
+    channel_id: previous.channel_id,
+    channel_type: previous.channel_type,
+    recipient: previous.recipient,
+    actors: previous.actors,
+    workflow: previous.workflow,
+    tenant: previous.tenant,
+    source: previous.source,
+    status: previous.status,
+    engagement_statuses: previous.engagement_statuses,
+    seen_at: previous.seen_at,
+    read_at: previous.read_at,
+    interacted_at: previous.interacted_at,
+    link_clicked_at: previous.link_clicked_at,
+    archived_at: previous.archived_at,
+    data: previous.data,
+    content: previous.content,
+    metadata: previous.metadata,
+    attempts: previous.attempts,
+    provider_message_id: previous.provider_message_id,
+    last_error: previous.last_error,
+    inserted_at: previous.inserted_at,
+    updated_at: previous.updated_at,
+  };
+  const fields = next as unknown as Record<string, unknown>;
+  for (const key in patch) {
+    if (key === "id" || key === "__typename") continue;
+    const value = given[key];
+    if (value !== undefined) fields[key] = freezeCopy(value);
+  }
+  return Object.freeze(next);
 }
