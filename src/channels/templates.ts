@@ -135,11 +135,20 @@ function stringify(value: unknown): string {
   return String(value);
 }
 
+/**
+ * The pieces of the output being rendered, reused by every render (rendering never nests). Joined
+ * once at the end, they make one flat string: built with `+=`, the output would be a tree of
+ * joined strings (three objects and some 90 bytes more, for a short line), and messages keep
+ * their rendered content.
+ */
+const pieces: string[] = [];
+
 function renderParts(parts: ReadonlyArray<string | string[]>, scope: object): string {
-  let out = "";
+  // Empty already, unless a value's String() threw in the last render.
+  pieces.length = 0;
   for (const part of parts) {
     if (typeof part === "string") {
-      out += part;
+      pieces.push(part);
       continue;
     }
     let value: unknown = scope;
@@ -147,7 +156,9 @@ function renderParts(parts: ReadonlyArray<string | string[]>, scope: object): st
       if (value === null || value === undefined) break;
       value = readOwn(value, name);
     }
-    out += stringify(value);
+    pieces.push(stringify(value));
   }
+  const out = pieces.join("");
+  pieces.length = 0;
   return out;
 }

@@ -88,3 +88,20 @@ describe("plain outputs render without the interpreter, exactly as Liquid does",
     expect(renderTemplate(liquid, compiled, { data: {} })).toBe("[][][]");
   });
 });
+
+describe("the plain-output fast path's rendering", () => {
+  it("leaves nothing of a render that threw to the next one", () => {
+    const template = compile("Hi {{ recipient.name }}: {{ data.message }}");
+    const throwing = {
+      toString() {
+        throw new Error("no text");
+      },
+    };
+    expect(() =>
+      renderTemplate(liquid, template, { recipient: { name: "Ann" }, data: { message: throwing } }),
+    ).toThrow("no text");
+    expect(
+      renderTemplate(liquid, template, { recipient: { name: "Bo" }, data: { message: "hello" } }),
+    ).toBe("Hi Bo: hello");
+  });
+});
