@@ -2,10 +2,15 @@
  * @internal Messages in PostgreSQL: one JSONB document each, with generated columns (and indexes)
  * for what lists filter on. `createMessage` inserts only when the id is absent, which is what
  * makes a redelivered job's message a no-op.
+ *
+ * Concurrent `createMessage`, `getMessage` and `updateMessage` calls are grouped ({@link Group}):
+ * each kind goes as one multi-row statement, with each call's own result; two calls for one
+ * message id never share a write statement.
  */
 import type { Message } from "../messages/types.js";
 import type { MessageFilter, Store, TimeRange } from "../store/types.js";
 import type { Db } from "./db.js";
+import { Group } from "./group.js";
 import { listPage } from "./paging.js";
 import { filterTime, Where } from "./runs.js";
 
@@ -76,23 +81,76 @@ export function messageWhere(filter: MessageFilter): Where {
 /** @internal The message methods of the PostgreSQL store. */
 export function messageMethods(db: Db): MessageMethods {
   const M = `${db.s}.messages`;
+  /**
+   * Inserts-if-absent: one `INSERT … ON CONFLICT DO NOTHING` for every call, which also reads the
+   * rows that were there before it began. Gives the created message, or the one that was there, or
+   * `undefined` for a row that another transaction inserted while the statement ran (it is not in
+   * the statement's snapshot: the insert waited for it, so a later read finds it committed).
+   */
+  const creates = new Group<
+    { id: string; doc: string },
+    { message: Message; created: boolean } | undefined
+  >({
+    key: (call) => call.id,
+    async run(calls) {
+      const rows = await db.query<{ created: Message | null; existing: Message | null }>(
+        `WITH given AS (
+           SELECT id, doc, ord FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS g(id, doc, ord)
+         ), created AS (
+           INSERT INTO ${M} (id, doc)
+           SELECT id, doc FROM given ORDER BY ord
+           ON CONFLICT (id) DO NOTHING
+           RETURNING id, doc
+         )
+         SELECT c.doc AS created,
+                CASE WHEN c.id IS NULL THEN (SELECT m.doc FROM ${M} m WHERE m.id = g.id) END AS existing
+         FROM given g LEFT JOIN created c ON c.id = g.id
+         ORDER BY g.ord`,
+        [calls.map((call) => call.id), calls.map((call) => call.doc)],
+      );
+      return rows.map((row) => {
+        if (row.created) return { message: row.created, created: true };
+        return row.existing ? { message: row.existing, created: false } : undefined;
+      });
+    },
+  });
+  /** Reads by id: every concurrent `getMessage` in one `id = ANY(…)`. */
+  const reads = new Group<string, Message | null>({
+    async run(ids) {
+      const rows = await db.query<{ doc: Message }>(
+        `SELECT doc FROM ${M} WHERE id = ANY($1::text[])`,
+        [[...new Set(ids)]],
+      );
+      const found = new Map(rows.map((row) => [row.doc.id, row.doc]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+  });
+  /** Patches: one `UPDATE … FROM unnest(…)`, each row merged with its own call's patch. */
+  const updates = new Group<{ id: string; changes: string }, Message | null>({
+    key: (call) => call.id,
+    async run(calls) {
+      const rows = await db.query<{ id: string; doc: Message }>(
+        `UPDATE ${M} m SET doc = m.doc || g.changes
+         FROM unnest($1::text[], $2::jsonb[]) AS g(id, changes)
+         WHERE m.id = g.id
+         RETURNING m.id, m.doc`,
+        [calls.map((call) => call.id), calls.map((call) => call.changes)],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row.doc]));
+      return calls.map((call) => byId.get(call.id) ?? null);
+    },
+  });
   return {
     async createMessage(message) {
-      const inserted = await db.query<{ doc: Message }>(
-        `INSERT INTO ${M} (id, doc) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING RETURNING doc`,
-        [message.id, JSON.stringify(message)],
-      );
-      if (inserted[0]) return { message: inserted[0].doc, created: true };
-      // The insert waited for the row that won; a new statement sees it committed.
-      const existing = await db.query<{ doc: Message }>(`SELECT doc FROM ${M} WHERE id = $1`, [
-        message.id,
-      ]);
-      return { message: existing[0]!.doc, created: false };
+      // Serialized now: the caller may change its object once this returns.
+      const result = await creates.call({ id: message.id, doc: JSON.stringify(message) });
+      if (result) return result;
+      // Inserted by another transaction while ours ran: a new statement sees it committed.
+      return { message: (await reads.call(message.id))!, created: false };
     },
 
     async getMessage(id) {
-      const rows = await db.query<{ doc: Message }>(`SELECT doc FROM ${M} WHERE id = $1`, [id]);
-      return rows[0]?.doc ?? null;
+      return reads.call(id);
     },
 
     async updateMessage(id, patch) {
@@ -102,11 +160,7 @@ export function messageMethods(db: Db): MessageMethods {
         const value = (patch as Record<string, unknown>)[key];
         if (value !== undefined) changes[key] = value;
       }
-      const rows = await db.query<{ doc: Message }>(
-        `UPDATE ${M} SET doc = doc || $2::jsonb WHERE id = $1 RETURNING doc`,
-        [id, JSON.stringify(changes)],
-      );
-      return rows[0]?.doc ?? null;
+      return updates.call({ id, changes: JSON.stringify(changes) });
     },
 
     async listMessages(filter, page) {

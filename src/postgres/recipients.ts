@@ -3,7 +3,8 @@
  *
  * Each method is one statement: identify's merges run inside `INSERT … ON CONFLICT DO UPDATE`
  * (the row lock makes concurrent upserts of one recipient apply one after the other), and deleting
- * a recipient removes its subscriptions in the same statement.
+ * a recipient removes its subscriptions in the same statement. Concurrent reads of recipients
+ * (`getRecipient`, `getRecipients`) are grouped ({@link Group}) into one statement.
  */
 import type {
   PageRequest,
@@ -14,6 +15,7 @@ import type {
   StoredSubscription,
 } from "../store/types.js";
 import type { Db } from "./db.js";
+import { Group } from "./group.js";
 import { listPage } from "./paging.js";
 
 type RecipientMethods = Pick<
@@ -117,24 +119,28 @@ export function recipientMethods(db: Db): RecipientMethods {
     );
     return { ...result, items: result.items.map(toSubscription) };
   };
-  return {
-    async getRecipient(key) {
-      const rows = await db.query<RecipientRow>(
-        `SELECT ${RECIPIENT_COLUMNS} FROM ${R} WHERE collection = $1 AND id = $2`,
-        [key.collection, key.id],
-      );
-      return rows[0] ? toRecipient(rows[0]) : null;
-    },
-
-    async getRecipients(keys) {
-      if (keys.length === 0) return [];
+  /** Reads by key: every concurrent call's keys in one statement. */
+  const reads = new Group<readonly RecipientKey[], Array<StoredRecipient | null>>({
+    async run(calls) {
+      const keys = distinct(calls.flat());
       const rows = await db.query<RecipientRow>(
         `SELECT ${RECIPIENT_COLUMNS} FROM ${R}
          WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
         [keys.map((k) => k.collection), keys.map((k) => k.id)],
       );
+      // Calls that ask for one recipient share its object: what a store returns is read-only.
       const byKey = new Map(rows.map((row) => [keyString(row), toRecipient(row)]));
-      return keys.map((key) => byKey.get(keyString(key)) ?? null);
+      return calls.map((call) => call.map((key) => byKey.get(keyString(key)) ?? null));
+    },
+  });
+  return {
+    async getRecipient(key) {
+      return (await reads.call([key]))[0] ?? null;
+    },
+
+    async getRecipients(keys) {
+      if (keys.length === 0) return [];
+      return reads.call(keys);
     },
 
     async upsertRecipient(key, patch, now) {

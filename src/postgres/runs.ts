@@ -5,11 +5,17 @@
  * `updateRecipientRun` is a single statement: the compare-and-set `UPDATE … WHERE version = $n`
  * and the insert of its log entries (from the updated row, so none are written when the version
  * does not match) run as one data-modifying CTE.
+ *
+ * The calls a run makes on its hot path are grouped ({@link Group}): concurrent
+ * `updateRecipientRun` calls go as one statement (each row compared and set on its own; two calls
+ * for one run never share a statement), and concurrent `getRecipientRun` / `getRecipientRuns`
+ * calls as one read of every id they ask for.
  */
 import { InvalidParamsError } from "../errors.js";
 import type { RunFilter, Store } from "../store/types.js";
 import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/run-types.js";
 import { type Db, PREFIX } from "./db.js";
+import { Group } from "./group.js";
 import { listPage } from "./paging.js";
 
 type RunMethods = Pick<
@@ -24,6 +30,16 @@ type RunMethods = Pick<
   | "getRunEvents"
   | "listRecipientRuns"
 >;
+
+/** One `updateRecipientRun` call, serialized for its statement. */
+interface RunUpdate {
+  id: string;
+  expectedVersion: number;
+  /** The patch (with the new version) as JSON. */
+  changes: string;
+  /** The log entries as a JSON array. */
+  events: string;
+}
 
 /** The run as stored: without its log. */
 function runDoc(run: WorkflowRecipientRun): string {
@@ -88,6 +104,53 @@ export function runMethods(db: Db): RunMethods {
   const WR = `${db.s}.workflow_runs`;
   const RR = `${db.s}.recipient_runs`;
   const EV = `${db.s}.run_events`;
+  /** Reads of runs by id: every concurrent call's ids in one `id = ANY(…)`. */
+  const reads = new Group<readonly string[], Array<WorkflowRecipientRun | null>>({
+    async run(calls) {
+      const rows = await db.query<{ doc: WorkflowRecipientRun }>(
+        `SELECT doc FROM ${RR} WHERE id = ANY($1::text[])`,
+        [[...new Set(calls.flat())]],
+      );
+      const byId = new Map(rows.map((row) => [row.doc.id, row.doc]));
+      return calls.map((ids) => ids.map((id) => byId.get(id) ?? null));
+    },
+  });
+  /**
+   * Compare-and-set writes: one `UPDATE … FROM unnest(…)` whose rows each match only at their own
+   * expected version, with the log entries of the rows it updated (and only those) inserted in the
+   * same statement, each call's in order.
+   */
+  const updates = new Group<RunUpdate, WorkflowRecipientRun | null>({
+    key: (call) => call.id,
+    async run(calls) {
+      const rows = await db.query<{ id: string; doc: WorkflowRecipientRun }>(
+        `WITH given AS (
+           SELECT id, expected, changes, events, ord
+           FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::jsonb[]) WITH ORDINALITY AS g(id, expected, changes, events, ord)
+         ), updated AS (
+           UPDATE ${RR} r SET doc = r.doc || g.changes
+           FROM given g
+           WHERE r.id = g.id AND r.version = g.expected
+           RETURNING r.id, r.doc
+         ), logged AS (
+           INSERT INTO ${EV} (run_id, event)
+           SELECT u.id, e.event
+           FROM given g JOIN updated u ON u.id = g.id,
+                jsonb_array_elements(g.events) WITH ORDINALITY AS e(event, n)
+           ORDER BY g.ord, e.n
+         )
+         SELECT id, doc FROM updated`,
+        [
+          calls.map((call) => call.id),
+          calls.map((call) => call.expectedVersion),
+          calls.map((call) => call.changes),
+          calls.map((call) => call.events),
+        ],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row.doc]));
+      return calls.map((call) => byId.get(call.id) ?? null);
+    },
+  });
   return {
     async createWorkflowRun(run) {
       const rows = await db.query(
@@ -136,21 +199,12 @@ export function runMethods(db: Db): RunMethods {
     },
 
     async getRecipientRun(id) {
-      const rows = await db.query<{ doc: WorkflowRecipientRun }>(
-        `SELECT doc FROM ${RR} WHERE id = $1`,
-        [id],
-      );
-      return rows[0]?.doc ?? null;
+      return (await reads.call([id]))[0] ?? null;
     },
 
     async getRecipientRuns(ids) {
       if (ids.length === 0) return [];
-      const rows = await db.query<{ doc: WorkflowRecipientRun }>(
-        `SELECT doc FROM ${RR} WHERE id = ANY($1::text[])`,
-        [ids],
-      );
-      const byId = new Map(rows.map((row) => [row.doc.id, row.doc]));
-      return ids.map((id) => byId.get(id) ?? null);
+      return reads.call(ids);
     },
 
     async updateRecipientRun(id, expectedVersion, patch, events) {
@@ -161,20 +215,13 @@ export function runMethods(db: Db): RunMethods {
         if (value !== undefined) changes[key] = value;
       }
       changes.version = expectedVersion + 1;
-      const rows = await db.query<{ doc: WorkflowRecipientRun }>(
-        `WITH updated AS (
-           UPDATE ${RR} SET doc = doc || $3::jsonb
-           WHERE id = $1 AND version = $2
-           RETURNING id, doc
-         ), logged AS (
-           INSERT INTO ${EV} (run_id, event)
-           SELECT u.id, e.event FROM updated u, jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(event, n)
-           ORDER BY e.n
-         )
-         SELECT doc FROM updated`,
-        [id, expectedVersion, JSON.stringify(changes), JSON.stringify(events)],
-      );
-      return rows[0]?.doc ?? null;
+      // Serialized now: the caller may change its objects once this returns.
+      return updates.call({
+        id,
+        expectedVersion,
+        changes: JSON.stringify(changes),
+        events: JSON.stringify(events),
+      });
     },
 
     async appendRunEvents(id, events) {

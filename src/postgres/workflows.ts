@@ -1,11 +1,13 @@
 /**
  * @internal Workflow definitions in PostgreSQL: every version is a row; `workflow_heads` names the
  * current one. `putWorkflow` runs in a transaction holding the head's row lock, so concurrent new
- * versions are numbered without gaps or repeats.
+ * versions are numbered without gaps or repeats. Concurrent `getWorkflow` calls (every page of
+ * runs reads its workflow) are grouped ({@link Group}) into one statement.
  */
 import type { Store } from "../store/types.js";
 import type { Workflow } from "../workflows/types.js";
 import type { Db } from "./db.js";
+import { Group } from "./group.js";
 
 type WorkflowMethods = Pick<
   Store,
@@ -17,6 +19,23 @@ export function workflowMethods(db: Db): WorkflowMethods {
   const W = `${db.s}.workflows`;
   const H = `${db.s}.workflow_heads`;
   const current = `SELECT w.doc FROM ${H} h JOIN ${W} w ON w.key = h.key AND w.version = h.version`;
+  /**
+   * Reads of a workflow's current (`version: null`) or numbered version: every concurrent call in
+   * one statement, each answered from the row of its own key and version.
+   */
+  const reads = new Group<{ key: string; version: number | null }, Workflow | null>({
+    async run(calls) {
+      const rows = await db.query<{ ord: string; doc: Workflow }>(
+        `SELECT g.ord, w.doc
+         FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(key, version, ord)
+         JOIN ${W} w ON w.key = g.key
+           AND w.version = coalesce(g.version, (SELECT h.version FROM ${H} h WHERE h.key = g.key))`,
+        [calls.map((call) => call.key), calls.map((call) => call.version)],
+      );
+      const found = new Map(rows.map((row) => [Number(row.ord), row.doc]));
+      return calls.map((_, i) => found.get(i + 1) ?? null);
+    },
+  });
   return {
     putWorkflow({ definition, sha, now }) {
       return db.tx(async (q) => {
@@ -66,14 +85,11 @@ export function workflowMethods(db: Db): WorkflowMethods {
     },
 
     async getWorkflow(key, version) {
-      const rows =
-        version === undefined
-          ? await db.query<{ doc: Workflow }>(`${current} WHERE h.key = $1`, [key])
-          : await db.query<{ doc: Workflow }>(
-              `SELECT doc FROM ${W} WHERE key = $1 AND version = $2`,
-              [key, Number.isInteger(version) ? version : -1],
-            );
-      return rows[0]?.doc ?? null;
+      return reads.call({
+        key,
+        // A version that is not an integer names none.
+        version: version === undefined ? null : Number.isInteger(version) ? version : -1,
+      });
     },
 
     async listWorkflows() {

@@ -1,10 +1,16 @@
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { CrierError, InvalidParamsError } from "../../src/errors.js";
-import { postgresStore } from "../../src/postgres/index.js";
+import { type PgPoolLike, postgresStore } from "../../src/postgres/index.js";
 import { LATEST_VERSION } from "../../src/postgres/migrations.js";
 import { USERS_COLLECTION } from "../../src/store/types.js";
-import { at } from "../../src/testing/conformance/fixtures.js";
+import {
+  at,
+  messageFixture,
+  recipientRunFixture,
+  runEventFixture,
+  workflowFixture,
+} from "../../src/testing/conformance/fixtures.js";
 import { testPool } from "./helpers.js";
 
 const { pool, schemaName } = testPool(10);
@@ -186,5 +192,300 @@ describe("postgresStore", () => {
     } finally {
       await own.end();
     }
+  });
+});
+
+/**
+ * A pool on the test server whose checked-out clients record every statement the store sends (its
+ * text), so a test can count the statements a burst of calls made.
+ */
+function countingPool(): { pool: PgPoolLike; statements: string[] } {
+  const statements: string[] = [];
+  return {
+    statements,
+    pool: {
+      query: (text: string, values?: unknown[]) => pool.query(text, values),
+      end: async () => {},
+      async connect() {
+        const client = await pool.connect();
+        return {
+          release: (destroy?: boolean | Error) => client.release(destroy),
+          query(
+            text: string | { name: string; text: string; values: unknown[] },
+            values?: unknown[],
+          ) {
+            statements.push(typeof text === "string" ? text : text.text);
+            return typeof text === "string" ? client.query(text, values) : client.query(text);
+          },
+        };
+      },
+    },
+  };
+}
+
+/** How many of `statements` write `table` (an INSERT into it, or an UPDATE of it). */
+function writesTo(statements: readonly string[], table: string): number {
+  const pattern = new RegExp(`(INSERT INTO|UPDATE) "[a-z0-9_]+"\\.${table}\\b`);
+  return statements.filter((text) => pattern.test(text)).length;
+}
+
+describe("postgresStore: group commit", () => {
+  /** A store on a counting pool, migrated, with nothing counted yet. */
+  async function countedStore() {
+    const { pool: counting, statements } = countingPool();
+    const store = postgresStore({ pool: counting, schema: schemaName("group") });
+    await store.getRecipient(u1);
+    statements.length = 0;
+    return { store, statements };
+  }
+
+  it("sends 32 concurrent createMessage, updateMessage and updateRecipientRun calls in far fewer statements, each call with its own result", async () => {
+    const { store, statements } = await countedStore();
+    const ids = Array.from({ length: 32 }, (_, i) => `m${i}`);
+    const created = await Promise.all(
+      ids.map((id, i) => store.createMessage(messageFixture({ id, content: { i } }))),
+    );
+    expect(created.map((r) => [r.created, r.message.id, r.message.content])).toEqual(
+      ids.map((id, i) => [true, id, { i }]),
+    );
+    expect(writesTo(statements, "messages")).toBeLessThanOrEqual(4);
+
+    statements.length = 0;
+    const updated = await Promise.all(
+      ids.map((id, i) => store.updateMessage(id, { status: i % 2 ? "sent" : "delivered" })),
+    );
+    expect(updated.map((m) => [m?.id, m?.status])).toEqual(
+      ids.map((id, i) => [id, i % 2 ? "sent" : "delivered"]),
+    );
+    expect(await store.updateMessage("missing", { status: "sent" })).toBeNull();
+    expect(writesTo(statements, "messages")).toBeLessThanOrEqual(5);
+
+    const runIds = Array.from({ length: 32 }, (_, i) => `r${i}`);
+    await store.createRecipientRuns(runIds.map((id) => recipientRunFixture({ id })));
+    statements.length = 0;
+    const runs = await Promise.all(
+      runIds.map((id, i) =>
+        store.updateRecipientRun(id, 0, { cursor: i + 1, status: "processing" }, [
+          runEventFixture("run_started", { data: { i } }),
+        ]),
+      ),
+    );
+    expect(runs.map((run) => [run?.id, run?.version, run?.cursor])).toEqual(
+      runIds.map((id, i) => [id, 1, i + 1]),
+    );
+    expect(writesTo(statements, "recipient_runs")).toBeLessThanOrEqual(4);
+    for (const [i, id] of runIds.entries()) {
+      expect((await store.getRunEvents(id)).map((e) => e.data)).toEqual([{ i }]);
+    }
+  });
+
+  it("reads recipients, runs and workflows for 32 concurrent calls in a few statements, each call answered on its own", async () => {
+    const { store, statements } = await countedStore();
+    await store.putWorkflow({ definition: workflowFixture("w1"), sha: "a", now: at(1) });
+    await store.putWorkflow({
+      definition: workflowFixture("w1", { name: "second" }),
+      sha: "b",
+      now: at(2),
+    });
+    await store.createRecipientRuns(
+      Array.from({ length: 8 }, (_, i) => recipientRunFixture({ id: `r${i}` })),
+    );
+    for (let i = 0; i < 8; i++) {
+      await store.upsertRecipient(
+        { collection: USERS_COLLECTION, id: `u${i}` },
+        { properties: { i } },
+        at(1),
+      );
+    }
+    statements.length = 0;
+    const [workflows, runs, recipients] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 32 }, (_, i) =>
+          store.getWorkflow(i % 4 === 3 ? "missing" : "w1", i % 4 === 0 ? undefined : i % 4),
+        ),
+      ),
+      Promise.all(
+        Array.from({ length: 32 }, (_, i) => store.getRecipientRuns?.([`r${i % 8}`, `x${i}`])),
+      ),
+      Promise.all(
+        Array.from({ length: 32 }, (_, i) =>
+          store.getRecipients([{ collection: USERS_COLLECTION, id: `u${i % 9}` }]),
+        ),
+      ),
+    ]);
+    expect(statements.length).toBeLessThanOrEqual(8);
+    expect(workflows.map((w) => w?.version ?? null)).toEqual(
+      Array.from({ length: 32 }, (_, i) => [2, 1, 2, null][i % 4]),
+    );
+    expect(runs.map((pair) => pair?.map((run) => run?.id ?? null))).toEqual(
+      Array.from({ length: 32 }, (_, i) => [`r${i % 8}`, null]),
+    );
+    expect(recipients.map(([r]) => r?.properties ?? null)).toEqual(
+      Array.from({ length: 32 }, (_, i) => (i % 9 === 8 ? null : { i: i % 9 })),
+    );
+  });
+
+  it("lets exactly one of two compare-and-set writes of one run with the same version win when they arrive in one burst with others", async () => {
+    const { store, statements } = await countedStore();
+    const others = Array.from({ length: 10 }, (_, i) => `o${i}`);
+    await store.createRecipientRuns(["r1", ...others].map((id) => recipientRunFixture({ id })));
+    statements.length = 0;
+    const [first, second, ...rest] = await Promise.all([
+      store.updateRecipientRun("r1", 0, { cursor: 1 }, [runEventFixture("a")]),
+      store.updateRecipientRun("r1", 0, { cursor: 2 }, [runEventFixture("b")]),
+      ...others.map((id) => store.updateRecipientRun(id, 0, { cursor: 9 }, [runEventFixture("o")])),
+    ]);
+    // The burst was grouped: fewer statements than calls.
+    expect(writesTo(statements, "recipient_runs")).toBeLessThan(12);
+    expect(rest.map((run) => run?.version)).toEqual(others.map(() => 1));
+    const winners = [first, second].filter((run) => run !== null);
+    expect(winners).toHaveLength(1);
+    const stored = await store.getRecipientRun("r1");
+    expect(stored?.version).toBe(1);
+    expect(stored?.cursor).toBe(winners[0]?.cursor);
+    // Only the winner's log entries were written.
+    expect((await store.getRunEvents("r1")).map((e) => e.event)).toEqual([first ? "a" : "b"]);
+    // The next write names the version the winner made.
+    expect(await store.updateRecipientRun("r1", 0, { cursor: 3 }, [])).toBeNull();
+    expect((await store.updateRecipientRun("r1", 1, { cursor: 3 }, []))?.version).toBe(2);
+  });
+
+  it("creates a message once when two creates of its id arrive in one burst with others: the other gets the stored one", async () => {
+    const { store, statements } = await countedStore();
+    const [first, second, ...rest] = await Promise.all([
+      store.createMessage(messageFixture({ id: "m1", content: { from: "first" } })),
+      store.createMessage(messageFixture({ id: "m1", content: { from: "second" } })),
+      ...Array.from({ length: 10 }, (_, i) => store.createMessage(messageFixture({ id: `o${i}` }))),
+    ]);
+    expect(writesTo(statements, "messages")).toBeLessThan(12);
+    expect(rest.every((r) => r.created)).toBe(true);
+    expect([first?.created, second?.created].filter(Boolean)).toHaveLength(1);
+    const stored = await store.getMessage("m1");
+    expect(first?.message).toEqual(stored);
+    expect(second?.message).toEqual(stored);
+    expect(stored?.content).toEqual({ from: first?.created ? "first" : "second" });
+  });
+
+  it("fails every call of a statement lost with its connection, without sending them again (it may have taken effect)", async () => {
+    const own = new pg.Pool({ connectionString: inject("databaseUrl"), max: 4 });
+    own.on("error", () => {});
+    let armed = false;
+    let sent = 0;
+    const isCreate = (text: string) => /INSERT INTO "[a-z0-9_]+"\.messages\b/.test(text);
+    // A pool whose session the server ends just before the first message insert once armed.
+    const losing: PgPoolLike = {
+      query: (text: string, values?: unknown[]) => own.query(text, values),
+      end: async () => {},
+      async connect() {
+        const client = await own.connect();
+        return {
+          on: (event: "error", listener: (error: Error) => void) => client.on(event, listener),
+          removeListener: (event: "error", listener: (error: Error) => void) =>
+            client.removeListener(event, listener),
+          release: (destroy?: boolean | Error) => client.release(destroy),
+          async query(
+            text: string | { name: string; text: string; values: unknown[] },
+            values?: unknown[],
+          ) {
+            const sql = typeof text === "string" ? text : text.text;
+            if (isCreate(sql)) {
+              sent++;
+              if (armed) {
+                armed = false;
+                const ended = new Promise((resolve) => client.once("end", resolve));
+                const pid = (client as unknown as { processID: number }).processID;
+                await own.query("SELECT pg_terminate_backend($1)", [pid]);
+                await ended;
+              }
+            }
+            return typeof text === "string" ? client.query(text, values) : client.query(text);
+          },
+        };
+      },
+    };
+    try {
+      const store = postgresStore({ pool: losing, schema: schemaName("lost_group") });
+      await store.getRecipient(u1);
+      armed = true;
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => store.createMessage(messageFixture({ id: `m${i}` }))),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
+      for (const r of results) {
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(CrierError);
+      }
+      expect(sent).toBe(1);
+      // The store goes on: the jobs that made those calls are retried, and then succeed.
+      const again = await store.createMessage(messageFixture({ id: "m0" }));
+      expect(again.created).toBe(true);
+    } finally {
+      await own.end();
+    }
+  });
+
+  it("does not fail the calls sent with one that PostgreSQL refuses: each gets its own result or its own error", async () => {
+    const { store, statements } = await countedStore();
+    await store.createRecipientRuns(
+      Array.from({ length: 6 }, (_, i) => recipientRunFixture({ id: `r${i}` })),
+    );
+    await store.createMessage(messageFixture({ id: "existing" }));
+    statements.length = 0;
+    // JSONB cannot hold a string with NUL: the statement carrying it is refused as a whole.
+    const creates = await Promise.allSettled([
+      ...Array.from({ length: 5 }, (_, i) => store.createMessage(messageFixture({ id: `m${i}` }))),
+      store.createMessage(messageFixture({ id: "bad", content: { body: "a\u0000b" } })),
+      store.createMessage(messageFixture({ id: "existing", content: { other: true } })),
+    ]);
+    // The burst went as one statement first (refused), then call by call.
+    expect(writesTo(statements, "messages")).toBe(1 + 7);
+    expect(creates.slice(0, 5).map((r) => r.status === "fulfilled" && r.value.created)).toEqual(
+      Array(5).fill(true),
+    );
+    expect(creates[5]).toMatchObject({
+      status: "rejected",
+      reason: {
+        code: "adapter_error",
+        message: expect.stringMatching(/Expected createMessage\(\) to succeed/),
+      },
+    });
+    expect(creates[6]).toMatchObject({
+      status: "fulfilled",
+      value: { created: false, message: { id: "existing", content: { subject: "Hi" } } },
+    });
+    expect(await store.getMessage("bad")).toBeNull();
+    expect((await store.getMessage("m4"))?.id).toBe("m4");
+
+    const updates = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        store.updateRecipientRun(`r${i}`, 0, i === 2 ? { tenant: "x\u0000" } : { cursor: i }, [
+          runEventFixture("step", { data: { i } }),
+        ]),
+      ),
+    );
+    expect(updates.map((r) => r.status)).toEqual([
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    expect((updates[2] as PromiseRejectedResult).reason.message).toMatch(
+      /Expected updateRecipientRun\(\) to succeed/,
+    );
+    expect((await store.getRecipientRun("r2"))?.version).toBe(0);
+    expect(await store.getRunEvents("r2")).toEqual([]);
+    expect((await store.getRecipientRun("r3"))?.cursor).toBe(3);
+    expect((await store.getRunEvents("r3")).map((e) => e.data)).toEqual([{ i: 3 }]);
+
+    const patches = await Promise.allSettled([
+      store.updateMessage("m0", { status: "sent" }),
+      store.updateMessage("m1", { last_error: "\u0000" }),
+      store.updateMessage("missing", { status: "sent" }),
+    ]);
+    expect(patches.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((patches[0] as PromiseFulfilledResult<unknown>).value).toMatchObject({ status: "sent" });
+    expect((patches[2] as PromiseFulfilledResult<unknown>).value).toBeNull();
+    expect((await store.getMessage("m1"))?.last_error).toBeNull();
   });
 });
