@@ -35,6 +35,8 @@ export class Views {
   readonly #defaults: PreferenceSetInput | undefined;
   readonly #recipients = new WeakMap<StoredRecipient, KeptView>();
   readonly #scopes = new WeakMap<StoredRecipient, Readonly<Record<string, unknown>>>();
+  /** What every recipient without a preference set of its own, outside a tenant, shares. */
+  #noSets: Pick<RecipientView, "preferences" | "sources"> | undefined;
 
   constructor(defaults: PreferenceSetInput | undefined) {
     this.#defaults = defaults;
@@ -75,9 +77,27 @@ export class Views {
     tenant: StoredRecipient | null,
     tenantId: string | null,
   ): RecipientView {
+    const { preferences, sources } =
+      tenantId === null && recipient?.preferences.default === undefined
+        ? this.#defaultsOnly()
+        : this.#resolve(recipient, tenant, tenantId);
+    const scope: Record<string, unknown> = recipient ? toScopeRecipient(recipient) : { id };
+    scope.preferences = preferences;
+    return { scope: Object.freeze(scope), preferences, sources };
+  }
+
+  /** The merge of a recipient with no preference set of its own, outside a tenant: the defaults. */
+  #defaultsOnly(): Pick<RecipientView, "preferences" | "sources"> {
+    this.#noSets ??= this.#resolve(null, null, null);
+    return this.#noSets;
+  }
+
+  #resolve(
+    recipient: StoredRecipient | null,
+    tenant: StoredRecipient | null,
+    tenantId: string | null,
+  ): Pick<RecipientView, "preferences" | "sources"> {
     const sources = preferenceSources(this.#defaults, recipient, tenant, tenantId);
-    const preferences = resolvePreferences(sources, recipient);
-    const base = recipient ? toScopeRecipient(recipient) : { id };
-    return { scope: Object.freeze({ ...base, preferences }), preferences, sources };
+    return { preferences: resolvePreferences(sources, recipient), sources };
   }
 }
