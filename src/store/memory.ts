@@ -87,42 +87,25 @@ function keyOf(key: RecipientKey): string {
   return recipientId(key.collection, key.id);
 }
 
-/**
- * Map keys of user ids seen lately. Every run and message write looks its recipient up in several
- * indexes: handing back one key string per user, instead of building a new one per lookup, spares
- * the allocation and lets every map reuse the string's cached hash. Cleared when it grows large.
- */
-const userKeys = new Map<string, string>();
-const USER_KEYS_LIMIT = 100_000;
-
 /** The map key of a reference as runs and messages hold it (a string is a user id). */
 function refKey(ref: RecipientReference): string {
-  if (typeof ref !== "string") return recipientId(ref.collection, ref.id);
-  let key = userKeys.get(ref);
-  if (key === undefined) {
-    if (userKeys.size >= USER_KEYS_LIMIT) userKeys.clear();
-    key = recipientId(USERS_COLLECTION, ref);
-    userKeys.set(ref, key);
-  }
-  return key;
+  return typeof ref === "string"
+    ? recipientId(USERS_COLLECTION, ref)
+    : recipientId(ref.collection, ref.id);
 }
 
-/**
- * Moves `seq` in a by-recipient index when a write changed its record's recipient (compared by
- * reference first: an update that leaves the recipient as it was keeps the same value).
- */
-function moveRecipient(
-  index: IndexMap,
-  before: RecipientReference,
-  after: RecipientReference,
-  seq: number,
-): void {
-  if (after === before) return;
-  const from = refKey(before);
-  const to = refKey(after);
-  if (from === to) return;
-  index.delete(from, seq);
-  index.add(to, seq);
+/** True when two references name one recipient (a user may be named by its id or as a key). */
+function sameRef(a: RecipientReference, b: RecipientReference): boolean {
+  if (a === b) return true;
+  const ak = typeof a === "string" ? { collection: USERS_COLLECTION, id: a } : a;
+  return refIs(b, ak);
+}
+
+/** True when a reference (a user id, or `{ collection, id }`) names `key`. */
+function refIs(ref: RecipientReference, key: RecipientKey): boolean {
+  return typeof ref === "string"
+    ? key.collection === USERS_COLLECTION && key.id === ref
+    : ref.collection === key.collection && ref.id === key.id;
 }
 
 // ── Ordered indexes of sequence numbers ───────────────────────────────────────────────────────
@@ -308,66 +291,86 @@ class DenseSeqs implements SeqSource {
 
 const EMPTY: SeqSource = SeqIndex.of([]);
 
-/** The most numbers {@link IndexMap} keeps for a key in a plain sorted array. */
+/** The most numbers a {@link Held} set keeps in a plain sorted array. */
 const SMALL = 8;
 
 /**
- * A {@link SeqIndex} per key. Most keys hold one number or a few (a recipient's one run, a run's
- * two messages): the map holds a key's only number itself, and up to {@link SMALL} numbers in a
- * sorted array (one allocation), making an index object only when more arrive. Reads of a small
- * key wrap a copy in an index (reads are rarer than writes).
+ * A small set of sequence numbers as indexes hold them: most hold one number or a few (a
+ * recipient's one run, a run's two messages), so the only number is held as it is, up to
+ * {@link SMALL} in a sorted array (one allocation), and a {@link SeqIndex} beyond.
+ */
+type Held = SeqIndex | number[] | number | undefined;
+
+/** `held` with `seq` added (the same array or index, changed, or a new holder). */
+function heldAdd(held: Held, seq: number): Held {
+  if (held === undefined) return seq;
+  if (typeof held === "number") {
+    if (held === seq) return held;
+    return held < seq ? [held, seq] : [seq, held];
+  }
+  if (Array.isArray(held)) {
+    const at = lowerBound(held, seq);
+    if (held[at] === seq) return held;
+    if (held.length < SMALL) {
+      held.splice(at, 0, seq);
+      return held;
+    }
+    const index = SeqIndex.of(held);
+    index.add(seq);
+    return index;
+  }
+  held.add(seq);
+  return held;
+}
+
+/** `held` without `seq` (undefined once empty). */
+function heldDelete(held: Held, seq: number): Held {
+  if (held === undefined) return undefined;
+  if (typeof held === "number") return held === seq ? undefined : held;
+  if (Array.isArray(held)) {
+    const at = lowerBound(held, seq);
+    if (held[at] !== seq) return held;
+    held.splice(at, 1);
+    return held.length === 1 ? held[0] : held;
+  }
+  held.delete(seq);
+  return held.size === 0 ? undefined : held;
+}
+
+/** The numbers of `held` as an index to read (small sets are copied). */
+function heldIndex(held: Held): SeqIndex | undefined {
+  if (held === undefined) return undefined;
+  if (typeof held === "number") return SeqIndex.of([held]);
+  return Array.isArray(held) ? SeqIndex.of(held.slice()) : held;
+}
+
+/**
+ * A set of sequence numbers per key (see {@link Held}).
  *
  * @internal Exported for its tests.
  */
 export class IndexMap {
-  readonly #map = new Map<string, SeqIndex | number[] | number>();
+  readonly #map = new Map<string, Held>();
 
   /** Adds `seq` to the index of `key`. */
   add(key: string, seq: number): void {
     const held = this.#map.get(key);
-    if (held === undefined) {
-      this.#map.set(key, seq);
-    } else if (typeof held === "number") {
-      if (held === seq) return;
-      this.#map.set(key, held < seq ? [held, seq] : [seq, held]);
-    } else if (Array.isArray(held)) {
-      const at = lowerBound(held, seq);
-      if (held[at] === seq) return;
-      if (held.length < SMALL) held.splice(at, 0, seq);
-      else {
-        const index = SeqIndex.of(held);
-        index.add(seq);
-        this.#map.set(key, index);
-      }
-    } else {
-      held.add(seq);
-    }
+    const next = heldAdd(held, seq);
+    if (next !== held) this.#map.set(key, next);
   }
 
   /** Removes `seq` from the index of `key`, dropping the key when its index empties. */
   delete(key: string, seq: number): void {
     const held = this.#map.get(key);
     if (held === undefined) return;
-    if (typeof held === "number") {
-      if (held === seq) this.#map.delete(key);
-      return;
-    }
-    if (Array.isArray(held)) {
-      const at = lowerBound(held, seq);
-      if (held[at] !== seq) return;
-      held.splice(at, 1);
-      if (held.length === 1) this.#map.set(key, held[0] as number);
-      return;
-    }
-    held.delete(seq);
-    if (held.size === 0) this.#map.delete(key);
+    const next = heldDelete(held, seq);
+    if (next === undefined) this.#map.delete(key);
+    else if (next !== held) this.#map.set(key, next);
   }
 
   /** The index of `key`, or undefined when it holds nothing. */
   get(key: string): SeqIndex | undefined {
-    const held = this.#map.get(key);
-    if (typeof held === "number") return SeqIndex.of([held]);
-    return Array.isArray(held) ? SeqIndex.of(held.slice()) : held;
+    return heldIndex(this.#map.get(key));
   }
 }
 
@@ -522,14 +525,14 @@ const ABSENT_ENGAGEMENT: Record<string, string> = {
 };
 
 function messageTest(filter: MessageFilter): (message: Message) => boolean {
-  const recipient = filter.recipient ? keyOf(filter.recipient) : null;
+  const recipient = filter.recipient ?? null;
   const statuses = filter.status ? new Set<string>(filter.status) : null;
   const engagement = filter.engagement_status ?? null;
   const categories = filter.workflow_categories ?? null;
   const ids = filter.message_ids ? new Set(filter.message_ids) : null;
   const inserted = filter.inserted_at ? timeTest(filter.inserted_at, "inserted_at") : null;
   return (m) =>
-    (recipient === null || refKey(m.recipient) === recipient) &&
+    (recipient === null || refIs(m.recipient, recipient)) &&
     (statuses === null || statuses.has(m.status)) &&
     (engagement === null ||
       engagement.some((status) => {
@@ -555,7 +558,7 @@ function messageTest(filter: MessageFilter): (message: Message) => boolean {
 }
 
 function runTest(filter: RunFilter): (run: WorkflowRecipientRun) => boolean {
-  const recipient = filter.recipient ? keyOf(filter.recipient) : null;
+  const recipient = filter.recipient ?? null;
   const statuses = filter.status ? new Set<string>(filter.status) : null;
   const inserted = timeTest(
     {
@@ -569,7 +572,7 @@ function runTest(filter: RunFilter): (run: WorkflowRecipientRun) => boolean {
     (statuses === null || statuses.has(r.status)) &&
     (filter.tenant === undefined || r.tenant === filter.tenant) &&
     (filter.has_errors === undefined || r.error_count > 0 === filter.has_errors) &&
-    (recipient === null || refKey(r.recipient) === recipient) &&
+    (recipient === null || refIs(r.recipient, recipient)) &&
     (filter.workflow_run_id === undefined || r.workflow_run_id === filter.workflow_run_id) &&
     (inserted === null || inserted(r.inserted_at));
 }
@@ -690,6 +693,25 @@ interface ObjectSubscribers {
   readonly bySubscriber: Map<string, number>;
 }
 
+/**
+ * What the store keeps per recipient, found with one lookup: the recipient itself, and the
+ * indexes of its runs and messages and its feed counters. A run or a message touches its
+ * recipient's slot, not one map per index.
+ */
+interface RecipientSlot {
+  /** The recipient (undefined: not stored, or deleted; its runs and messages stay listed). */
+  record: StoredRecipient | undefined;
+  /** Sequence numbers of its runs. */
+  runs: Held;
+  /** Sequence numbers of its messages. */
+  messages: Held;
+  /**
+   * Counts of its delivered messages by channel, tenant and status: a feed's badge counts
+   * (delivered in-app messages) read no message. Other counts scan an index.
+   */
+  counters: CountBucket[] | undefined;
+}
+
 interface RunEntry {
   readonly seq: number;
   run: WorkflowRecipientRun;
@@ -746,7 +768,51 @@ const SWEEP_PER_CLAIM = 8;
 export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   /** The frozen `data` and `trigger_source` of every stored workflow run, which its runs and their messages share. */
   const sharedData = new WeakSet<object>();
-  const recipients = new Map<string, StoredRecipient>();
+  /** Recipient slots: users by id, every other collection by `keyOf`. */
+  const userSlots = new Map<string, RecipientSlot>();
+  const otherSlots = new Map<string, RecipientSlot>();
+
+  function slotOf(collection: string, id: string): RecipientSlot | undefined {
+    return collection === USERS_COLLECTION
+      ? userSlots.get(id)
+      : otherSlots.get(recipientId(collection, id));
+  }
+
+  function slotOfRef(ref: RecipientReference): RecipientSlot | undefined {
+    return typeof ref === "string" ? userSlots.get(ref) : slotOf(ref.collection, ref.id);
+  }
+
+  function ensureSlot(collection: string, id: string): RecipientSlot {
+    const users = collection === USERS_COLLECTION;
+    const key = users ? id : recipientId(collection, id);
+    const slots = users ? userSlots : otherSlots;
+    let slot = slots.get(key);
+    if (slot === undefined) {
+      slot = { record: undefined, runs: undefined, messages: undefined, counters: undefined };
+      slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  function ensureSlotOfRef(ref: RecipientReference): RecipientSlot {
+    return typeof ref === "string"
+      ? ensureSlot(USERS_COLLECTION, ref)
+      : ensureSlot(ref.collection, ref.id);
+  }
+
+  /** Moves `seq` between recipients' runs or messages when a write changed its recipient. */
+  function moveSlot(
+    field: "runs" | "messages",
+    before: RecipientReference,
+    after: RecipientReference,
+    seq: number,
+  ): void {
+    if (sameRef(before, after)) return;
+    const from = slotOfRef(before);
+    if (from) from[field] = heldDelete(from[field], seq);
+    const to = ensureSlotOfRef(after);
+    to[field] = heldAdd(to[field], seq);
+  }
 
   let subscriptionSeq = 0;
   const subscriptions = new Map<number, SubscriptionEntry>();
@@ -760,27 +826,20 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   /** Run entries by sequence number - 1. */
   const runsBySeq: RunEntry[] = [];
   const allRuns = new DenseSeqs(runsBySeq);
-  const runsByRecipient = new IndexMap();
   const runsByWorkflowRun = new IndexMap();
 
   const messages = new Map<string, MessageEntry>();
   /** Message entries by sequence number - 1. */
   const messagesBySeq: MessageEntry[] = [];
   const allMessages = new DenseSeqs(messagesBySeq);
-  const messagesByRecipient = new IndexMap();
   const messagesByRecipientRun = new IndexMap();
-  /**
-   * Counts of delivered messages by recipient, then by channel, tenant and status: a feed's
-   * badge counts (delivered in-app messages) read no message. Other counts scan an index.
-   */
-  const messageCounters = new Map<string, CountBucket[]>();
 
   /** Adds (`delta` 1) or removes (-1) a delivered message's contribution to its recipient's counters. */
   function countMessage(message: Message, delta: 1 | -1): void {
     if (message.status !== COUNTED_STATUS) return;
-    const recipient = refKey(message.recipient);
+    const slot = ensureSlotOfRef(message.recipient);
     const mask = engagementMask(message.engagement_statuses);
-    const buckets = messageCounters.get(recipient);
+    const buckets = slot.counters;
     let index = -1;
     if (buckets !== undefined) {
       for (let i = 0; i < buckets.length; i++) {
@@ -803,7 +862,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         byMask: [mask, delta],
         total: delta,
       };
-      if (buckets === undefined) messageCounters.set(recipient, [bucket]);
+      if (buckets === undefined) slot.counters = [bucket];
       else buckets.push(bucket);
       return;
     }
@@ -822,7 +881,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     bucket.total += delta;
     if (bucket.total === 0) {
       list.splice(index, 1);
-      if (list.length === 0) messageCounters.delete(recipient);
+      if (list.length === 0) slot.counters = undefined;
     }
   }
 
@@ -833,7 +892,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   ): Message {
     const previous = entry.message;
     const message = patchMessage(previous, patch);
-    moveRecipient(messagesByRecipient, previous.recipient, message.recipient, entry.seq);
+    moveSlot("messages", previous.recipient, message.recipient, entry.seq);
     const oldRun = previous.source.workflow_recipient_run_id;
     const newRun = message.source.workflow_recipient_run_id;
     if (oldRun !== newRun) {
@@ -929,7 +988,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     changes: Partial<StoredRecipient>,
   ): StoredRecipient {
     const next = Object.freeze({ ...current, ...changes });
-    recipients.set(recipientId(current.collection, current.id), next);
+    ensureSlot(current.collection, current.id).record = next;
     return next;
   }
 
@@ -939,16 +998,16 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     // ── Recipients ──────────────────────────────────────────────────────────────────────────
 
     getRecipient(key) {
-      return recipients.get(keyOf(key)) ?? null;
+      return slotOf(key.collection, key.id)?.record ?? null;
     },
 
     getRecipients(keys) {
-      return keys.map((key) => recipients.get(keyOf(key)) ?? null);
+      return keys.map((key) => slotOf(key.collection, key.id)?.record ?? null);
     },
 
     upsertRecipient(key, patch: RecipientPatch, now) {
-      const id = keyOf(key);
-      const current = recipients.get(id);
+      const slot = ensureSlot(key.collection, key.id);
+      const current = slot.record;
       let properties = current?.properties ?? Object.freeze({});
       if (patch.properties) properties = mergeFrozen(properties, patch.properties);
       let channelData = current?.channel_data ?? Object.freeze({});
@@ -990,13 +1049,15 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         inserted_at: current?.inserted_at ?? now,
         updated_at: now,
       });
-      recipients.set(id, stored);
+      slot.record = stored;
       return stored;
     },
 
     deleteRecipient(key) {
       const id = keyOf(key);
-      const existed = recipients.delete(id);
+      const slot = slotOf(key.collection, key.id);
+      const existed = slot?.record !== undefined;
+      if (slot) slot.record = undefined;
       const subscribers = subscribersOf.get(id);
       if (subscribers) {
         for (const seq of subscribers.index.toArray()) {
@@ -1015,7 +1076,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     },
 
     setPreferenceSet(key, setId, set, now) {
-      const current = recipients.get(keyOf(key));
+      const current = slotOf(key.collection, key.id)?.record;
       if (!current) return null;
       const preferences = withKey(
         current.preferences,
@@ -1166,7 +1227,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         };
         runsBySeq.push(entry);
         runs.set(run.id, entry);
-        runsByRecipient.add(refKey(run.recipient), entry.seq);
+        const slot = ensureSlotOfRef(run.recipient);
+        slot.runs = heldAdd(slot.runs, entry.seq);
         runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
         const cancellationKey = run.trigger_source.cancellation_key;
         if (cancellationKey) {
@@ -1189,7 +1251,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       if (!entry || entry.run.version !== expectedVersion) return null;
       const previous = entry.run;
       const run = patchRecipientRun(previous, patch, expectedVersion + 1);
-      moveRecipient(runsByRecipient, previous.recipient, run.recipient, entry.seq);
+      moveSlot("runs", previous.recipient, run.recipient, entry.seq);
       if (previous.workflow_run_id !== run.workflow_run_id) {
         runsByWorkflowRun.delete(previous.workflow_run_id, entry.seq);
         runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
@@ -1214,7 +1276,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const matches = runTest(filter);
       const source = smallest(
         [
-          filter.recipient ? runsByRecipient.get(keyOf(filter.recipient)) : null,
+          filter.recipient
+            ? heldIndex(slotOf(filter.recipient.collection, filter.recipient.id)?.runs)
+            : null,
           filter.workflow_run_id === undefined
             ? null
             : runsByWorkflowRun.get(filter.workflow_run_id),
@@ -1237,7 +1301,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const entry: MessageEntry = { seq: messagesBySeq.length + 1, message };
       messagesBySeq.push(entry);
       messages.set(message.id, entry);
-      messagesByRecipient.add(refKey(message.recipient), entry.seq);
+      const slot = ensureSlotOfRef(message.recipient);
+      slot.messages = heldAdd(slot.messages, entry.seq);
       messagesByRecipientRun.add(message.source.workflow_recipient_run_id, entry.seq);
       countMessage(message, 1);
       return { message, created: true };
@@ -1267,7 +1332,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const source = smallest(
         [
           byIds,
-          filter.recipient ? messagesByRecipient.get(keyOf(filter.recipient)) : null,
+          filter.recipient
+            ? heldIndex(slotOf(filter.recipient.collection, filter.recipient.id)?.messages)
+            : null,
           filter.workflow_recipient_run_id === undefined
             ? null
             : messagesByRecipientRun.get(filter.workflow_recipient_run_id),
@@ -1293,7 +1360,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         // From the recipient's counters: O(channels × tenants × statuses), no message read.
         const accepted = acceptedMasks(filter);
         const statuses = filter.status ? new Set<string>(filter.status) : null;
-        for (const bucket of messageCounters.get(keyOf(filter.recipient)) ?? []) {
+        const slot = slotOf(filter.recipient.collection, filter.recipient.id);
+        for (const bucket of slot?.counters ?? []) {
           if (filter.channel_id !== undefined && bucket.channel_id !== filter.channel_id) continue;
           if (filter.tenant !== undefined && bucket.tenant !== filter.tenant) continue;
           if (filter.has_tenant !== undefined && (bucket.tenant !== null) !== filter.has_tenant)
@@ -1315,7 +1383,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const matches = messageTest(filter);
       const source = smallest(
         [
-          filter.recipient ? messagesByRecipient.get(keyOf(filter.recipient)) : null,
+          filter.recipient
+            ? heldIndex(slotOf(filter.recipient.collection, filter.recipient.id)?.messages)
+            : null,
           filter.workflow_recipient_run_id === undefined
             ? null
             : messagesByRecipientRun.get(filter.workflow_recipient_run_id),
