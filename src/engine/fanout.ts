@@ -117,15 +117,20 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
       // below are expanded before the next explicit recipient is looked at.
       if (top.depth === 0) cursor.index += 1;
     }
+    // A subscriber's run holds its subscription's properties and the object: runs of one page
+    // share that object when their subscriptions share their properties (added together).
+    const objectRef = Object.freeze(keyToRef(object));
+    const scopes = new Map<Record<string, unknown> | null, Record<string, unknown>>();
     for (const subscription of page.items) {
       const subscriber = subscription.recipient;
       if (actorKey && sameKey(subscriber, actorKey)) continue;
-      pending.push(
-        newRun(ctx, run, subscriber, {
-          ...(subscription.properties ?? {}),
-          object: Object.freeze(keyToRef(object)),
-        }),
-      );
+      const properties = subscription.properties;
+      let scope = scopes.get(properties);
+      if (scope === undefined) {
+        scope = Object.freeze({ ...(properties ?? {}), object: objectRef });
+        scopes.set(properties, scope);
+      }
+      pending.push(newRun(ctx, run, subscriber, scope));
       if (subscriber.collection !== USERS_COLLECTION && top.depth < MAX_EXPAND_DEPTH) {
         // An object subscriber is notified, and so are its own subscribers (one level more).
         cursor.stack.push({ ...subscriber, depth: top.depth + 1, after: null });
@@ -145,8 +150,9 @@ export async function processFanout(ctx: EngineContext, data: JobData): Promise<
 }
 
 /**
- * A new recipient run, frozen (its parts made here are frozen too, the rest come from the stored
- * workflow run): the memory store keeps it without a copy.
+ * A new recipient run, frozen (its parts made here are frozen too, its subscription is frozen by
+ * the caller, the rest come from the stored workflow run): the memory store keeps it without a
+ * copy.
  */
 function newRun(
   ctx: EngineContext,
@@ -167,7 +173,7 @@ function newRun(
     actor: run.actor,
     tenant: run.tenant,
     data: data && Object.freeze(data),
-    subscription: subscription && Object.freeze(subscription),
+    subscription,
     trigger_source: run.trigger_source,
     cursor: 0,
     version: 0,

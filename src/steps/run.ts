@@ -88,6 +88,9 @@ export interface RunState {
   batch: BatchScope | null;
 }
 
+/** The data of log entries that have none: one frozen object, which every such entry shares. */
+const NO_DATA: Record<string, unknown> = Object.freeze({});
+
 /** @internal Handles one `run` job. */
 export async function processRun(
   ctx: EngineContext,
@@ -273,7 +276,7 @@ async function executeRun(
       await finish(state, version, "completed", run.cursor, stop);
       return;
     }
-    log(state, "run_started", null, {});
+    log(state, "run_started", null, NO_DATA);
     const started = await ctx.store.updateRecipientRun(
       runId,
       version,
@@ -292,7 +295,7 @@ async function executeRun(
       await finish(state, version, "completed", END, "inactive_workflow");
       return;
     }
-    log(state, "run_resumed", null, {});
+    log(state, "run_resumed", null, NO_DATA);
     emitStatus(state, "run.processing", "processing");
   }
 

@@ -1,10 +1,12 @@
 /**
  * @internal What a run derives from its recipient, actor and tenant: their scopes (as templates
  * and conditions see them) and the recipient's merged preferences. Each is computed once per
- * stored record and kept while that record is, in a `WeakMap` keyed by it: a store hands out one
- * object per version of a record (the memory store's frozen records), so the thousand runs of a
- * recipient's thousand triggers build its view once, and a changed recipient is a new key. A
- * store that reads a fresh object each time simply gets a view each time. Views are frozen: runs,
+ * stored record and kept, keyed by the record: a store hands out one object per version of a
+ * record (the memory store's frozen records), so the thousand runs of a recipient's thousand
+ * triggers build its view once, and a changed recipient is a new key. The most recent
+ * {@link VIEWS_KEPT} records are kept (a fan-out to 100,000 subscribers sees each once: keeping
+ * all of their views would only hold memory). A record that is not frozen (a database store reads
+ * a fresh one each time, which could change) gets a view each time. Views are frozen: runs,
  * templates and providers share them.
  */
 import type { PreferenceSource } from "../preferences/evaluate.js";
@@ -30,11 +32,23 @@ interface KeptView {
   view: RecipientView;
 }
 
+/** How many records' views are kept (each kind), the oldest forgotten first. */
+const VIEWS_KEPT = 10_000;
+
+/** Keeps `value` for `key`, forgetting the oldest entry when `map` is full. */
+function keep<K, V>(map: Map<K, V>, key: K, value: V): void {
+  if (map.size >= VIEWS_KEPT) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
+
 /** @internal The views of one engine (its default preferences are part of every view). */
 export class Views {
   readonly #defaults: PreferenceSetInput | undefined;
-  readonly #recipients = new WeakMap<StoredRecipient, KeptView>();
-  readonly #scopes = new WeakMap<StoredRecipient, Readonly<Record<string, unknown>>>();
+  readonly #recipients = new Map<StoredRecipient, KeptView>();
+  readonly #scopes = new Map<StoredRecipient, Readonly<Record<string, unknown>>>();
   /** What every recipient without a preference set of its own, outside a tenant, shares. */
   #noSets: Pick<RecipientView, "preferences" | "sources"> | undefined;
 
@@ -52,21 +66,24 @@ export class Views {
     tenant: StoredRecipient | null,
     tenantId: string | null,
   ): RecipientView {
-    if (recipient === null) return this.#compute(null, id, tenant, tenantId);
+    // A record that is not frozen may change under the same object: computed each time.
+    if (recipient === null || !Object.isFrozen(recipient))
+      return this.#compute(recipient, id, tenant, tenantId);
     const kept = this.#recipients.get(recipient);
     if (kept && kept.tenant === tenant && kept.tenantId === tenantId) return kept.view;
     const view = this.#compute(recipient, id, tenant, tenantId);
-    this.#recipients.set(recipient, { tenant, tenantId, view });
+    keep(this.#recipients, recipient, { tenant, tenantId, view });
     return view;
   }
 
   /** The scope of an actor or tenant record (null: not found, then `{ id }`). */
   scope(stored: StoredRecipient | null, id: string): Readonly<Record<string, unknown>> {
     if (stored === null) return Object.freeze({ id });
+    if (!Object.isFrozen(stored)) return Object.freeze(toScopeRecipient(stored));
     let scope = this.#scopes.get(stored);
     if (scope === undefined) {
       scope = Object.freeze(toScopeRecipient(stored));
-      this.#scopes.set(stored, scope);
+      keep(this.#scopes, stored, scope);
     }
     return scope;
   }

@@ -22,7 +22,7 @@ import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
 /** The one frozen empty array every empty array is stored as. */
 const EMPTY: readonly unknown[] = Object.freeze([]);
 /** The one frozen empty object every empty object is stored as (many log entries have no data). */
-const EMPTY_OBJECT: Readonly<Record<string, never>> = Object.freeze({});
+export const EMPTY_OBJECT: Readonly<Record<string, never>> = Object.freeze({});
 
 /**
  * True when `value` is already what {@link freezeCopy} would make of it, so that it can be kept

@@ -37,6 +37,7 @@ import type { RunEvent, WorkflowRecipientRun, WorkflowRun } from "../workflows/r
 import type { Workflow } from "../workflows/types.js";
 import { planAppend, planRemoval } from "./batches.js";
 import {
+  EMPTY_OBJECT,
   freezeCopy,
   freezeMessage,
   freezeRecipientRun,
@@ -1008,9 +1009,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     upsertRecipient(key, patch: RecipientPatch, now) {
       const slot = ensureSlot(key.collection, key.id);
       const current = slot.record;
-      let properties = current?.properties ?? Object.freeze({});
+      let properties: Readonly<Record<string, unknown>> = current?.properties ?? EMPTY_OBJECT;
       if (patch.properties) properties = mergeFrozen(properties, patch.properties);
-      let channelData = current?.channel_data ?? Object.freeze({});
+      let channelData: Readonly<Record<string, unknown>> = current?.channel_data ?? EMPTY_OBJECT;
       if (patch.channel_data) {
         for (const channel of Object.keys(patch.channel_data)) {
           const data = patch.channel_data[channel];
@@ -1023,7 +1024,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
             );
         }
       }
-      let preferences = current?.preferences ?? Object.freeze({});
+      let preferences: Readonly<Record<string, unknown>> = current?.preferences ?? EMPTY_OBJECT;
       if (patch.preferences) {
         for (const setId of Object.keys(patch.preferences)) {
           const set = patch.preferences[setId];
