@@ -265,7 +265,7 @@ async function executeRun(
   let version = run.version;
   if (
     run.status === "queued" &&
-    workflowRun.cancellation_key !== null &&
+    workflowRun.cancellation_key &&
     (await cancelledBeforeStart(state))
   )
     return;

@@ -58,29 +58,7 @@ describe("postgresStore", () => {
   });
 
   it("sends its statements as named prepared statements, or as text with preparedStatements: false", async () => {
-    const seen: Array<{ prepared: boolean; text: string }> = [];
-    // A pool whose clients record how each statement arrives, then run it.
-    const recording = {
-      query: (text: string, values?: unknown[]) => pool.query(text, values),
-      end: async () => {},
-      async connect() {
-        const client = await pool.connect();
-        return {
-          release: (destroy?: boolean | Error) => client.release(destroy),
-          query(
-            text: string | { name: string; text: string; values: unknown[] },
-            values?: unknown[],
-          ) {
-            if (typeof text === "string") {
-              seen.push({ prepared: false, text });
-              return client.query(text, values);
-            }
-            seen.push({ prepared: true, text: text.text });
-            return client.query(text);
-          },
-        };
-      },
-    };
+    const { pool: recording, statements: seen } = recordingPool();
     const schema = schemaName("prep");
     const prepared = postgresStore({ pool: recording, schema });
     // The first call migrates the schema (plain statements, once); those after it are the store's.
@@ -196,11 +174,15 @@ describe("postgresStore", () => {
 });
 
 /**
- * A pool on the test server whose checked-out clients record every statement the store sends (its
- * text), so a test can count the statements a burst of calls made.
+ * A pool on the test server whose checked-out clients record every statement the store sends: its
+ * text, and whether it came as a named prepared statement (so a test can count the statements a
+ * burst of calls made, or see how they arrive).
  */
-function countingPool(): { pool: PgPoolLike; statements: string[] } {
-  const statements: string[] = [];
+function recordingPool(): {
+  pool: PgPoolLike;
+  statements: Array<{ prepared: boolean; text: string }>;
+} {
+  const statements: Array<{ prepared: boolean; text: string }> = [];
   return {
     statements,
     pool: {
@@ -214,8 +196,12 @@ function countingPool(): { pool: PgPoolLike; statements: string[] } {
             text: string | { name: string; text: string; values: unknown[] },
             values?: unknown[],
           ) {
-            statements.push(typeof text === "string" ? text : text.text);
-            return typeof text === "string" ? client.query(text, values) : client.query(text);
+            if (typeof text === "string") {
+              statements.push({ prepared: false, text });
+              return client.query(text, values);
+            }
+            statements.push({ prepared: true, text: text.text });
+            return client.query(text);
           },
         };
       },
@@ -224,15 +210,15 @@ function countingPool(): { pool: PgPoolLike; statements: string[] } {
 }
 
 /** How many of `statements` write `table` (an INSERT into it, or an UPDATE of it). */
-function writesTo(statements: readonly string[], table: string): number {
+function writesTo(statements: ReadonlyArray<{ text: string }>, table: string): number {
   const pattern = new RegExp(`(INSERT INTO|UPDATE) "[a-z0-9_]+"\\.${table}\\b`);
-  return statements.filter((text) => pattern.test(text)).length;
+  return statements.filter(({ text }) => pattern.test(text)).length;
 }
 
 describe("postgresStore: group commit", () => {
   /** A store on a counting pool, migrated, with nothing counted yet. */
   async function countedStore() {
-    const { pool: counting, statements } = countingPool();
+    const { pool: counting, statements } = recordingPool();
     const store = postgresStore({ pool: counting, schema: schemaName("group") });
     await store.getRecipient(u1);
     statements.length = 0;
