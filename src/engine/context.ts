@@ -2,6 +2,7 @@
  * @internal What every part of a running engine shares.
  */
 import type { Liquid } from "liquidjs";
+import type { GenerationalCache } from "../_internal/cache.js";
 import { isoString } from "../_internal/time.js";
 import type { ChannelConfig } from "../channels/types.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
@@ -30,7 +31,7 @@ export interface EngineContext {
   /** Recipients', actors' and tenants' scopes and preferences, per stored record. */
   views: Views;
   /** Workflow runs read lately, by id (see {@link readWorkflowRun}). */
-  workflowRuns: Map<string, WorkflowRun>;
+  workflowRuns: GenerationalCache<string, WorkflowRun>;
   defaultTimezone: string;
   defaultPreferences: PreferenceSetInput | undefined;
   fetch: typeof fetch | undefined;
@@ -49,25 +50,19 @@ export interface EngineContext {
   ) => Promise<TriggerResult>;
 }
 
-/** How many workflow runs {@link readWorkflowRun} remembers. */
-const WORKFLOW_RUNS_KEPT = 1000;
+/** @internal How many workflow runs {@link readWorkflowRun} remembers (per generation). */
+export const WORKFLOW_RUNS_KEPT = 1000;
 
 /**
- * @internal Reads a workflow run, remembering the last thousand read. A workflow run never
- * changes once stored, and each of a trigger's recipient runs reads it (a query each, on a
- * durable store): the thousand recipients of one trigger read it once.
+ * @internal Reads a workflow run, remembering those read lately (one to two thousand). A
+ * workflow run never changes once stored, and each of a trigger's recipient runs reads it (a
+ * query each, on a durable store): the thousand recipients of one trigger read it once.
  */
 export async function readWorkflowRun(ctx: EngineContext, id: string): Promise<WorkflowRun | null> {
   const kept = ctx.workflowRuns.get(id);
   if (kept) return kept;
   const run = await ctx.store.getWorkflowRun(id);
-  if (run) {
-    if (ctx.workflowRuns.size >= WORKFLOW_RUNS_KEPT) {
-      const oldest = ctx.workflowRuns.keys().next().value;
-      if (oldest !== undefined) ctx.workflowRuns.delete(oldest);
-    }
-    ctx.workflowRuns.set(id, run);
-  }
+  if (run) ctx.workflowRuns.set(id, run);
   return run;
 }
 

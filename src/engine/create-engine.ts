@@ -4,6 +4,7 @@
  * @module
  */
 
+import { GenerationalCache } from "../_internal/cache.js";
 import { cloneJson } from "../_internal/merge.js";
 import { processDeliver } from "../channels/execute.js";
 import { createLiquid } from "../channels/templates.js";
@@ -23,7 +24,7 @@ import type { AnyTriggerData, TriggerData } from "../workflows/define-workflow.j
 import { WorkflowRegistry } from "../workflows/registry.js";
 import type { ChannelType, Workflow, WorkflowInput } from "../workflows/types.js";
 import { type CancelParams, cancelWorkflow } from "./cancel.js";
-import type { EngineContext } from "./context.js";
+import { type EngineContext, WORKFLOW_RUNS_KEPT } from "./context.js";
 import { SafeEmitter } from "./emitter.js";
 import type { EngineEventName, EngineEvents } from "./events.js";
 import { explainRun } from "./explain.js";
@@ -302,7 +303,7 @@ export class CrierEngine implements Engine {
       channelFallback: internal.channelFallback,
       vars: options.vars ?? {},
       views: new Views(defaultPreferences),
-      workflowRuns: new Map(),
+      workflowRuns: new GenerationalCache(WORKFLOW_RUNS_KEPT),
       defaultTimezone,
       defaultPreferences,
       fetch: options.fetch,

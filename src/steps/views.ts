@@ -3,12 +3,13 @@
  * and conditions see them) and the recipient's merged preferences. Each is computed once per
  * stored record and kept, keyed by the record: a store hands out one object per version of a
  * record (the memory store's frozen records), so the thousand runs of a recipient's thousand
- * triggers build its view once, and a changed recipient is a new key. The most recent
- * {@link VIEWS_KEPT} records are kept (a fan-out to 100,000 subscribers sees each once: keeping
- * all of their views would only hold memory). A record that is not frozen (a database store reads
+ * triggers build its view once, and a changed recipient is a new key. The records used lately
+ * are kept, {@link VIEWS_KEPT} to twice that (a fan-out to 100,000 subscribers sees each once:
+ * keeping all of their views would only hold memory). A record that is not frozen (a database store reads
  * a fresh one each time, which could change) gets a view each time. Views are frozen: runs,
  * templates and providers share them.
  */
+import { GenerationalCache } from "../_internal/cache.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";
 import { preferenceSources, resolvePreferences } from "../preferences/resolve.js";
 import type { PreferenceSetInput } from "../preferences/types.js";
@@ -32,23 +33,16 @@ interface KeptView {
   view: RecipientView;
 }
 
-/** How many records' views are kept (each kind), the oldest forgotten first. */
+/** How many records' views are kept (each kind, per generation: see GenerationalCache). */
 const VIEWS_KEPT = 10_000;
-
-/** Keeps `value` for `key`, forgetting the oldest entry when `map` is full. */
-function keep<K, V>(map: Map<K, V>, key: K, value: V): void {
-  if (map.size >= VIEWS_KEPT) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
-}
 
 /** @internal The views of one engine (its default preferences are part of every view). */
 export class Views {
   readonly #defaults: PreferenceSetInput | undefined;
-  readonly #recipients = new Map<StoredRecipient, KeptView>();
-  readonly #scopes = new Map<StoredRecipient, Readonly<Record<string, unknown>>>();
+  readonly #recipients = new GenerationalCache<StoredRecipient, KeptView>(VIEWS_KEPT);
+  readonly #scopes = new GenerationalCache<StoredRecipient, Readonly<Record<string, unknown>>>(
+    VIEWS_KEPT,
+  );
   /** What every recipient without a preference set of its own, outside a tenant, shares. */
   #noSets: Pick<RecipientView, "preferences" | "sources"> | undefined;
 
@@ -72,7 +66,7 @@ export class Views {
     const kept = this.#recipients.get(recipient);
     if (kept && kept.tenant === tenant && kept.tenantId === tenantId) return kept.view;
     const view = this.#compute(recipient, id, tenant, tenantId);
-    keep(this.#recipients, recipient, { tenant, tenantId, view });
+    this.#recipients.set(recipient, { tenant, tenantId, view });
     return view;
   }
 
@@ -83,7 +77,7 @@ export class Views {
     let scope = this.#scopes.get(stored);
     if (scope === undefined) {
       scope = Object.freeze(toScopeRecipient(stored));
-      keep(this.#scopes, stored, scope);
+      this.#scopes.set(stored, scope);
     }
     return scope;
   }
