@@ -91,6 +91,18 @@ export interface RunState {
 /** The data of log entries that have none: one frozen object, which every such entry shares. */
 const NO_DATA: Record<string, unknown> = Object.freeze({});
 
+/** The data of `run_completed` entries, one frozen object per reason (a handful of them). */
+const COMPLETED_DATA = new Map<string, Record<string, unknown>>();
+
+function completedData(reason: string): Record<string, unknown> {
+  let data = COMPLETED_DATA.get(reason);
+  if (data === undefined) {
+    data = Object.freeze({ reason });
+    COMPLETED_DATA.set(reason, data);
+  }
+  return data;
+}
+
 /** @internal Handles one `run` job. */
 export async function processRun(
   ctx: EngineContext,
@@ -706,7 +718,7 @@ async function finish(
   errors = 0,
 ): Promise<void> {
   const { ctx, run } = state;
-  log(state, "run_completed", null, { reason }, errors > 0 ? "error" : "ok");
+  log(state, "run_completed", null, completedData(reason), errors > 0 ? "error" : "ok");
   const patch: Partial<WorkflowRecipientRun> = {
     ...state.patch,
     status,

@@ -713,13 +713,6 @@ interface RecipientSlot {
   counters: CountBucket[] | undefined;
 }
 
-interface RunEntry {
-  readonly seq: number;
-  run: WorkflowRecipientRun;
-  /** Replaced, not grown, on each write: an array grown by push keeps room for 17 entries. */
-  events: readonly RunEvent[];
-}
-
 const NO_EVENTS: readonly RunEvent[] = Object.freeze([]);
 
 /** `log` with frozen copies of `added` after it, in an array of exactly their length. */
@@ -730,11 +723,6 @@ function withEvents(log: readonly RunEvent[], added: readonly RunEvent[]): reado
   for (let i = 0; i < added.length; i++)
     next[log.length + i] = freezeRunEvent(added[i] as RunEvent);
   return next;
-}
-
-interface MessageEntry {
-  readonly seq: number;
-  message: Message;
 }
 
 interface ScheduleEntry {
@@ -801,6 +789,12 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       : ensureSlot(ref.collection, ref.id);
   }
 
+  /** The run with this id, if any. */
+  function runOf(id: string): WorkflowRecipientRun | undefined {
+    const seq = runs.get(id);
+    return seq === undefined ? undefined : runsBySeq[seq - 1];
+  }
+
   /** Moves `seq` between recipients' runs or messages when a write changed its recipient. */
   function moveSlot(
     field: "runs" | "messages",
@@ -823,15 +817,22 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   const workflows = new Map<string, Workflow[]>();
 
   const workflowRuns = new Map<string, WorkflowRun>();
-  const runs = new Map<string, RunEntry>();
-  /** Run entries by sequence number - 1. */
-  const runsBySeq: RunEntry[] = [];
+  /** Run sequence numbers by id (a number in a map holds nothing for the collector to trace). */
+  const runs = new Map<string, number>();
+  /** Runs by sequence number - 1. */
+  const runsBySeq: WorkflowRecipientRun[] = [];
+  /**
+   * Run logs by sequence number - 1. A log is replaced, not grown, on each write: an array grown
+   * by push keeps room for 17 entries.
+   */
+  const eventsBySeq: Array<readonly RunEvent[]> = [];
   const allRuns = new DenseSeqs(runsBySeq);
   const runsByWorkflowRun = new IndexMap();
 
-  const messages = new Map<string, MessageEntry>();
+  /** Message sequence numbers by id (a number in a map holds nothing for the collector to trace). */
+  const messages = new Map<string, number>();
   /** Message entries by sequence number - 1. */
-  const messagesBySeq: MessageEntry[] = [];
+  const messagesBySeq: Message[] = [];
   const allMessages = new DenseSeqs(messagesBySeq);
   const messagesByRecipientRun = new IndexMap();
 
@@ -886,23 +887,20 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     }
   }
 
-  /** Stores a changed message in its entry, keeping the indexes and counters in step. */
-  function writeMessage(
-    entry: MessageEntry,
-    patch: Partial<Omit<Message, "id" | "__typename">>,
-  ): Message {
-    const previous = entry.message;
+  /** Stores a changed version of message `seq`, keeping the indexes and counters in step. */
+  function writeMessage(seq: number, patch: Partial<Omit<Message, "id" | "__typename">>): Message {
+    const previous = messagesBySeq[seq - 1] as Message;
     const message = patchMessage(previous, patch);
-    moveSlot("messages", previous.recipient, message.recipient, entry.seq);
+    moveSlot("messages", previous.recipient, message.recipient, seq);
     const oldRun = previous.source.workflow_recipient_run_id;
     const newRun = message.source.workflow_recipient_run_id;
     if (oldRun !== newRun) {
-      messagesByRecipientRun.delete(oldRun, entry.seq);
-      messagesByRecipientRun.add(newRun, entry.seq);
+      messagesByRecipientRun.delete(oldRun, seq);
+      messagesByRecipientRun.add(newRun, seq);
     }
     countMessage(previous, -1);
     countMessage(message, 1);
-    entry.message = message;
+    messagesBySeq[seq - 1] = message;
     return message;
   }
 
@@ -1221,56 +1219,54 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         if (runs.has(input.id)) return false;
         const events = input.events;
         const run = freezeRecipientRun(input, sharedData);
-        const entry: RunEntry = {
-          seq: runsBySeq.length + 1,
-          run,
-          events: events ? events.map(freezeRunEvent) : NO_EVENTS,
-        };
-        runsBySeq.push(entry);
-        runs.set(run.id, entry);
+        const seq = runsBySeq.push(run);
+        eventsBySeq.push(events ? events.map(freezeRunEvent) : NO_EVENTS);
+        runs.set(run.id, seq);
         const slot = ensureSlotOfRef(run.recipient);
-        slot.runs = heldAdd(slot.runs, entry.seq);
-        runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
+        slot.runs = heldAdd(slot.runs, seq);
+        runsByWorkflowRun.add(run.workflow_run_id, seq);
         const cancellationKey = run.trigger_source.cancellation_key;
         if (cancellationKey) {
-          runsByCancellationKey.add(cancellationIndexKey(run.workflow, cancellationKey), entry.seq);
+          runsByCancellationKey.add(cancellationIndexKey(run.workflow, cancellationKey), seq);
         }
         return true;
       });
     },
 
     getRecipientRun(id) {
-      return runs.get(id)?.run ?? null;
+      return runOf(id) ?? null;
     },
 
     getRecipientRuns(ids) {
-      return ids.map((id) => runs.get(id)?.run ?? null);
+      return ids.map((id) => runOf(id) ?? null);
     },
 
     updateRecipientRun(id, expectedVersion, patch, events) {
-      const entry = runs.get(id);
-      if (!entry || entry.run.version !== expectedVersion) return null;
-      const previous = entry.run;
+      const seq = runs.get(id);
+      if (seq === undefined) return null;
+      const previous = runsBySeq[seq - 1] as WorkflowRecipientRun;
+      if (previous.version !== expectedVersion) return null;
       const run = patchRecipientRun(previous, patch, expectedVersion + 1);
-      moveSlot("runs", previous.recipient, run.recipient, entry.seq);
+      moveSlot("runs", previous.recipient, run.recipient, seq);
       if (previous.workflow_run_id !== run.workflow_run_id) {
-        runsByWorkflowRun.delete(previous.workflow_run_id, entry.seq);
-        runsByWorkflowRun.add(run.workflow_run_id, entry.seq);
+        runsByWorkflowRun.delete(previous.workflow_run_id, seq);
+        runsByWorkflowRun.add(run.workflow_run_id, seq);
       }
-      entry.run = run;
-      entry.events = withEvents(entry.events, events);
+      runsBySeq[seq - 1] = run;
+      eventsBySeq[seq - 1] = withEvents(eventsBySeq[seq - 1] as readonly RunEvent[], events);
       return run;
     },
 
     appendRunEvents(id, events) {
       // A log belongs to a run: events for a run that does not exist are dropped.
-      const entry = runs.get(id);
-      if (!entry) return;
-      entry.events = withEvents(entry.events, events);
+      const seq = runs.get(id);
+      if (seq === undefined) return;
+      eventsBySeq[seq - 1] = withEvents(eventsBySeq[seq - 1] as readonly RunEvent[], events);
     },
 
     getRunEvents(id) {
-      return runs.get(id)?.events.slice() ?? [];
+      const seq = runs.get(id);
+      return seq === undefined ? [] : (eventsBySeq[seq - 1] as readonly RunEvent[]).slice();
     },
 
     listRecipientRuns(filter, page) {
@@ -1287,7 +1283,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         allRuns,
       );
       return listPage(source, "desc", page, (seq) => {
-        const run = runsBySeq[seq - 1]?.run;
+        const run = runsBySeq[seq - 1];
         return run && matches(run) ? run : undefined;
       });
     },
@@ -1296,27 +1292,27 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
 
     createMessage(input) {
       const existing = messages.get(input.id);
-      if (existing) return { message: existing.message, created: false };
+      if (existing !== undefined)
+        return { message: messagesBySeq[existing - 1] as Message, created: false };
       // Most messages carry their workflow run's data, already frozen here: shared, not copied.
       const message = freezeMessage(input, sharedData);
-      const entry: MessageEntry = { seq: messagesBySeq.length + 1, message };
-      messagesBySeq.push(entry);
-      messages.set(message.id, entry);
+      const seq = messagesBySeq.push(message);
+      messages.set(message.id, seq);
       const slot = ensureSlotOfRef(message.recipient);
-      slot.messages = heldAdd(slot.messages, entry.seq);
-      messagesByRecipientRun.add(message.source.workflow_recipient_run_id, entry.seq);
+      slot.messages = heldAdd(slot.messages, seq);
+      messagesByRecipientRun.add(message.source.workflow_recipient_run_id, seq);
       countMessage(message, 1);
       return { message, created: true };
     },
 
     getMessage(id) {
-      return messages.get(id)?.message ?? null;
+      const seq = messages.get(id);
+      return seq === undefined ? null : (messagesBySeq[seq - 1] ?? null);
     },
 
     updateMessage(id, patch) {
-      const entry = messages.get(id);
-      if (!entry) return null;
-      return writeMessage(entry, patch);
+      const seq = messages.get(id);
+      return seq === undefined ? null : writeMessage(seq, patch);
     },
 
     listMessages(filter, page) {
@@ -1325,8 +1321,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       if (filter.message_ids) {
         const seqs = new Set<number>();
         for (const id of filter.message_ids) {
-          const entry = messages.get(id);
-          if (entry) seqs.add(entry.seq);
+          const seq = messages.get(id);
+          if (seq !== undefined) seqs.add(seq);
         }
         byIds = SeqIndex.of([...seqs].sort((a, b) => a - b));
       }
@@ -1343,7 +1339,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         allMessages,
       );
       return listPage(source, "desc", page, (seq) => {
-        const message = messagesBySeq[seq - 1]?.message;
+        const message = messagesBySeq[seq - 1];
         return message && matches(message) ? message : undefined;
       });
     },
@@ -1400,13 +1396,14 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       };
       if (filter.message_ids) {
         for (const id of new Set(filter.message_ids)) {
-          const message = messages.get(id)?.message;
+          const seq = messages.get(id);
+          const message = seq === undefined ? undefined : messagesBySeq[seq - 1];
           if (message && matches(message)) tally(message);
         }
         return counts;
       }
       source.ascending(null, (seq) => {
-        const message = messagesBySeq[seq - 1]?.message;
+        const message = messagesBySeq[seq - 1];
         if (message && matches(message)) tally(message);
         return true;
       });
@@ -1433,9 +1430,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         | "link_clicked_at"
         | "archived_at";
       return ids.map((id): EngagementResult | null => {
-        const entry = messages.get(id);
-        if (!entry) return null;
-        const previous = entry.message;
+        const seq = messages.get(id);
+        if (seq === undefined) return null;
+        const previous = messagesBySeq[seq - 1] as Message;
         const had = previous.engagement_statuses.includes(update.status);
         const metadata = update.set && update.metadata !== undefined;
         if (had === update.set && !metadata) return { message: previous, changed: false };
@@ -1448,7 +1445,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
           updated_at: now,
         };
         if (metadata) patch.metadata = update.metadata ?? null;
-        return { message: writeMessage(entry, patch), changed: true };
+        return { message: writeMessage(seq, patch), changed: true };
       });
     },
 
@@ -1548,7 +1545,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
 
     listRunsByCancellationKey(workflow, cancellationKey, page) {
       const source = runsByCancellationKey.get(cancellationIndexKey(workflow, cancellationKey));
-      return listPage(source ?? new SeqIndex(), "asc", page, (seq) => runsBySeq[seq - 1]?.run);
+      return listPage(source ?? new SeqIndex(), "asc", page, (seq) => runsBySeq[seq - 1]);
     },
 
     // ── Schedules ───────────────────────────────────────────────────────────────────────────
