@@ -135,31 +135,22 @@ describe("postgresStore", () => {
     // while nothing runs on it: "terminating connection due to administrator command", as when
     // PostgreSQL restarts. pg emits that as the client's `error` event, which would crash the
     // process if nobody listened (pg's pool listens only to idle clients).
-    const pool = {
-      query: (text: string, values?: unknown[]) => own.query(text, values),
-      end: () => own.end(),
-      async connect() {
-        const client = await own.connect();
-        return {
-          on: (event: "error", listener: (error: Error) => void) => client.on(event, listener),
-          removeListener: (event: "error", listener: (error: Error) => void) =>
-            client.removeListener(event, listener),
-          release: (destroy?: boolean | Error) => client.release(destroy),
-          async query(text: string, values?: unknown[]) {
-            const result = await client.query(text, values);
-            if (!terminated) {
-              terminated = true;
-              listeners = client.listenerCount("error");
-              const ended = new Promise((resolve) => client.once("end", resolve));
-              const pid = (client as unknown as { processID: number }).processID;
-              await own.query("SELECT pg_terminate_backend($1)", [pid]);
-              await ended;
-            }
-            return result;
-          },
-        };
+    const pool = interceptingPool(
+      own,
+      async (client, statement, values) => {
+        const result = await run(client, statement, values);
+        if (!terminated) {
+          terminated = true;
+          listeners = client.listenerCount("error");
+          const ended = new Promise((resolve) => client.once("end", resolve));
+          const pid = (client as unknown as { processID: number }).processID;
+          await own.query("SELECT pg_terminate_backend($1)", [pid]);
+          await ended;
+        }
+        return result;
       },
-    };
+      true,
+    );
     try {
       const store = postgresStore({ pool, schema });
       const error = await Promise.resolve(store.getRecipient(u1)).catch((e: unknown) => e);
@@ -173,6 +164,46 @@ describe("postgresStore", () => {
   });
 });
 
+/** A statement as the store sends it: text, or a named prepared statement. */
+type Statement = string | { name: string; text: string; values: unknown[] };
+
+/**
+ * A pool over `source` whose checked-out clients hand every statement the store sends to
+ * `query` (which runs it on the client, or does something first), and pass the store's error
+ * listeners through. `end` ends `source` when `owned`.
+ */
+function interceptingPool(
+  source: pg.Pool,
+  query: (
+    client: pg.PoolClient,
+    statement: Statement,
+    values?: unknown[],
+  ) => Promise<pg.QueryResult>,
+  owned = false,
+): PgPoolLike {
+  return {
+    query: (text: string, values?: unknown[]) => source.query(text, values),
+    end: async () => {
+      if (owned) await source.end();
+    },
+    async connect() {
+      const client = await source.connect();
+      return {
+        on: (event: "error", listener: (error: Error) => void) => client.on(event, listener),
+        removeListener: (event: "error", listener: (error: Error) => void) =>
+          client.removeListener(event, listener),
+        release: (destroy?: boolean | Error) => client.release(destroy),
+        query: (statement: Statement, values?: unknown[]) => query(client, statement, values),
+      };
+    },
+  };
+}
+
+/** Runs a statement as the store sent it. */
+function run(client: pg.PoolClient, statement: Statement, values?: unknown[]) {
+  return typeof statement === "string" ? client.query(statement, values) : client.query(statement);
+}
+
 /**
  * A pool on the test server whose checked-out clients record every statement the store sends: its
  * text, and whether it came as a named prepared statement (so a test can count the statements a
@@ -183,30 +214,15 @@ function recordingPool(): {
   statements: Array<{ prepared: boolean; text: string }>;
 } {
   const statements: Array<{ prepared: boolean; text: string }> = [];
-  return {
-    statements,
-    pool: {
-      query: (text: string, values?: unknown[]) => pool.query(text, values),
-      end: async () => {},
-      async connect() {
-        const client = await pool.connect();
-        return {
-          release: (destroy?: boolean | Error) => client.release(destroy),
-          query(
-            text: string | { name: string; text: string; values: unknown[] },
-            values?: unknown[],
-          ) {
-            if (typeof text === "string") {
-              statements.push({ prepared: false, text });
-              return client.query(text, values);
-            }
-            statements.push({ prepared: true, text: text.text });
-            return client.query(text);
-          },
-        };
-      },
-    },
-  };
+  const recording = interceptingPool(pool, (client, statement, values) => {
+    statements.push(
+      typeof statement === "string"
+        ? { prepared: false, text: statement }
+        : { prepared: true, text: statement.text },
+    );
+    return run(client, statement, values);
+  });
+  return { statements, pool: recording };
 }
 
 /** How many of `statements` write `table` (an INSERT into it, or an UPDATE of it). */
@@ -359,36 +375,19 @@ describe("postgresStore: group commit", () => {
     let sent = 0;
     const isCreate = (text: string) => /INSERT INTO "[a-z0-9_]+"\.messages\b/.test(text);
     // A pool whose session the server ends just before the first message insert once armed.
-    const losing: PgPoolLike = {
-      query: (text: string, values?: unknown[]) => own.query(text, values),
-      end: async () => {},
-      async connect() {
-        const client = await own.connect();
-        return {
-          on: (event: "error", listener: (error: Error) => void) => client.on(event, listener),
-          removeListener: (event: "error", listener: (error: Error) => void) =>
-            client.removeListener(event, listener),
-          release: (destroy?: boolean | Error) => client.release(destroy),
-          async query(
-            text: string | { name: string; text: string; values: unknown[] },
-            values?: unknown[],
-          ) {
-            const sql = typeof text === "string" ? text : text.text;
-            if (isCreate(sql)) {
-              sent++;
-              if (armed) {
-                armed = false;
-                const ended = new Promise((resolve) => client.once("end", resolve));
-                const pid = (client as unknown as { processID: number }).processID;
-                await own.query("SELECT pg_terminate_backend($1)", [pid]);
-                await ended;
-              }
-            }
-            return typeof text === "string" ? client.query(text, values) : client.query(text);
-          },
-        };
-      },
-    };
+    const losing = interceptingPool(own, async (client, statement, values) => {
+      if (isCreate(typeof statement === "string" ? statement : statement.text)) {
+        sent++;
+        if (armed) {
+          armed = false;
+          const ended = new Promise((resolve) => client.once("end", resolve));
+          const pid = (client as unknown as { processID: number }).processID;
+          await own.query("SELECT pg_terminate_backend($1)", [pid]);
+          await ended;
+        }
+      }
+      return run(client, statement, values);
+    });
     try {
       const store = postgresStore({ pool: losing, schema: schemaName("lost_group") });
       await store.getRecipient(u1);
