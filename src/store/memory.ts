@@ -373,6 +373,13 @@ export class IndexMap {
   get(key: string): SeqIndex | undefined {
     return heldIndex(this.#map.get(key));
   }
+
+  /** Removes `key` and returns what it held. */
+  take(key: string): Held {
+    const held = this.#map.get(key);
+    if (held !== undefined) this.#map.delete(key);
+    return held;
+  }
 }
 
 // ── Paging ────────────────────────────────────────────────────────────────────────────────────
@@ -834,7 +841,28 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   /** Message entries by sequence number - 1. */
   const messagesBySeq: Message[] = [];
   const allMessages = new DenseSeqs(messagesBySeq);
-  const messagesByRecipientRun = new IndexMap();
+  /** The messages of each run, by the run's sequence number - 1 (see `messagesOfRun`). */
+  const runMessages: Held[] = [];
+  /** The messages of runs the store does not have, by run id: moved to a run when it is created. */
+  const orphanMessages = new IndexMap();
+
+  /** Adds (`add`) or removes message `seq` in the index of run `runId`'s messages. */
+  function indexRunMessage(runId: string, seq: number, add: boolean): void {
+    const runSeq = runs.get(runId);
+    if (runSeq === undefined) {
+      if (add) orphanMessages.add(runId, seq);
+      else orphanMessages.delete(runId, seq);
+      return;
+    }
+    const held = runMessages[runSeq - 1];
+    runMessages[runSeq - 1] = add ? heldAdd(held, seq) : heldDelete(held, seq);
+  }
+
+  /** The sequence numbers of run `runId`'s messages. */
+  function messagesOfRun(runId: string): SeqIndex | undefined {
+    const runSeq = runs.get(runId);
+    return runSeq === undefined ? orphanMessages.get(runId) : heldIndex(runMessages[runSeq - 1]);
+  }
 
   /** Adds (`delta` 1) or removes (-1) a delivered message's contribution to its recipient's counters. */
   function countMessage(message: Message, delta: 1 | -1): void {
@@ -895,8 +923,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     const oldRun = previous.source.workflow_recipient_run_id;
     const newRun = message.source.workflow_recipient_run_id;
     if (oldRun !== newRun) {
-      messagesByRecipientRun.delete(oldRun, seq);
-      messagesByRecipientRun.add(newRun, seq);
+      indexRunMessage(oldRun, seq, false);
+      indexRunMessage(newRun, seq, true);
     }
     countMessage(previous, -1);
     countMessage(message, 1);
@@ -1221,6 +1249,8 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         const run = freezeRecipientRun(input, sharedData);
         const seq = runsBySeq.push(run);
         eventsBySeq.push(events ? events.map(freezeRunEvent) : NO_EVENTS);
+        // Messages stored for this run before the run itself (the contract allows it) join it.
+        runMessages.push(orphanMessages.take(run.id));
         runs.set(run.id, seq);
         const slot = ensureSlotOfRef(run.recipient);
         slot.runs = heldAdd(slot.runs, seq);
@@ -1300,7 +1330,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       messages.set(message.id, seq);
       const slot = ensureSlotOfRef(message.recipient);
       slot.messages = heldAdd(slot.messages, seq);
-      messagesByRecipientRun.add(message.source.workflow_recipient_run_id, seq);
+      indexRunMessage(message.source.workflow_recipient_run_id, seq, true);
       countMessage(message, 1);
       return { message, created: true };
     },
@@ -1334,7 +1364,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
             : null,
           filter.workflow_recipient_run_id === undefined
             ? null
-            : messagesByRecipientRun.get(filter.workflow_recipient_run_id),
+            : messagesOfRun(filter.workflow_recipient_run_id),
         ],
         allMessages,
       );
@@ -1385,7 +1415,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
             : null,
           filter.workflow_recipient_run_id === undefined
             ? null
-            : messagesByRecipientRun.get(filter.workflow_recipient_run_id),
+            : messagesOfRun(filter.workflow_recipient_run_id),
         ],
         allMessages,
       );

@@ -233,6 +233,32 @@ describe("memoryStore", () => {
     expect(() => store.claimIdempotencyKey("k", "f", {}, "later", at(0))).toThrow(invalid);
   });
 
+  it("lists a run's messages whether they were stored before the run, after it, or moved to it", async () => {
+    const store = memoryStore();
+    const ofRun = async (id: string) =>
+      (
+        await store.listMessages({ workflow_recipient_run_id: id }, { limit: 10, after: null })
+      ).items.map((m) => m.id);
+    const message = (id: string, run: string) =>
+      messageFixture({ id, source: { workflow_recipient_run_id: run } });
+    await store.createMessage(message("early", "r1"));
+    expect(await ofRun("r1")).toEqual(["early"]);
+    await store.createRecipientRuns([
+      recipientRunFixture({ id: "r1" }),
+      recipientRunFixture({ id: "r2" }),
+    ]);
+    await store.createMessage(message("late", "r1"));
+    expect(await ofRun("r1")).toEqual(["late", "early"]);
+    // A message moved to another run (its source patched) is listed with that run only.
+    await store.updateMessage("early", { source: message("early", "r2").source });
+    expect(await ofRun("r1")).toEqual(["late"]);
+    expect(await ofRun("r2")).toEqual(["early"]);
+    await store.updateMessage("late", { source: message("late", "r9").source });
+    expect(await ofRun("r1")).toEqual([]);
+    expect(await ofRun("r9")).toEqual(["late"]);
+    expect((await store.countMessages({ workflow_recipient_run_id: "r9" })).total).toBe(1);
+  });
+
   it("keeps each key's numbers in its index maps as a sorted set would, through any adds and deletes", () => {
     const op = fc.record({
       add: fc.boolean(),
