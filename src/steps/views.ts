@@ -1,13 +1,13 @@
 /**
- * @internal What a run derives from its recipient, actor and tenant: their scopes (as templates
- * and conditions see them) and the recipient's merged preferences. Each is computed once per
- * stored record and kept, keyed by the record: a store hands out one object per version of a
- * record (the memory store's frozen records), so the thousand runs of a recipient's thousand
- * triggers build its view once, and a changed recipient is a new key. The records used lately
- * are kept, {@link VIEWS_KEPT} to twice that (a fan-out to 100,000 subscribers sees each once:
- * keeping all of their views would only hold memory). A record that is not frozen (a database store reads
- * a fresh one each time, which could change) gets a view each time. Views are frozen: runs,
- * templates and providers share them.
+ * @internal What a run derives from its recipient, actor and tenant: their scopes (as templates and
+ * conditions see them) and the recipient's merged preferences. Each is computed once per stored
+ * record and kept, keyed by the record: a store hands out one object per version of a record (the
+ * memory store's frozen records), so the thousand runs of a recipient's thousand triggers build its
+ * view once, and a changed recipient is a new key. The records used lately are kept,
+ * {@link VIEWS_KEPT} to twice that (a fan-out to 100,000 subscribers sees each once: keeping
+ * all of their views would only hold memory). A record that is not frozen (a database store
+ * reads a fresh one each time, which could change) gets a view each time. Views are frozen:
+ * runs, templates and providers share them.
  */
 import { GenerationalCache } from "../_internal/cache.js";
 import type { PreferenceSource } from "../preferences/evaluate.js";

@@ -796,10 +796,9 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       : ensureSlot(ref.collection, ref.id);
   }
 
-  /** The run with this id, if any. */
-  function runOf(id: string): WorkflowRecipientRun | undefined {
-    const seq = runs.get(id);
-    return seq === undefined ? undefined : runsBySeq[seq - 1];
+  /** The sequence numbers of a recipient's runs or messages (undefined: none). */
+  function slotIndex(key: RecipientKey, field: "runs" | "messages"): SeqIndex | undefined {
+    return heldIndex(slotOf(key.collection, key.id)?.[field]);
   }
 
   /** Moves `seq` between recipients' runs or messages when a write changed its recipient. */
@@ -834,11 +833,17 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
    */
   const eventsBySeq: Array<readonly RunEvent[]> = [];
   const allRuns = new DenseSeqs(runsBySeq);
+
+  /** The run with this id, if any. */
+  function runOf(id: string): WorkflowRecipientRun | undefined {
+    const seq = runs.get(id);
+    return seq === undefined ? undefined : runsBySeq[seq - 1];
+  }
   const runsByWorkflowRun = new IndexMap();
 
   /** Message sequence numbers by id (a number in a map holds nothing for the collector to trace). */
   const messages = new Map<string, number>();
-  /** Message entries by sequence number - 1. */
+  /** Messages by sequence number - 1. */
   const messagesBySeq: Message[] = [];
   const allMessages = new DenseSeqs(messagesBySeq);
   /** The messages of each run, by the run's sequence number - 1 (see `messagesOfRun`). */
@@ -1303,9 +1308,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const matches = runTest(filter);
       const source = smallest(
         [
-          filter.recipient
-            ? heldIndex(slotOf(filter.recipient.collection, filter.recipient.id)?.runs)
-            : null,
+          filter.recipient ? slotIndex(filter.recipient, "runs") : null,
           filter.workflow_run_id === undefined
             ? null
             : runsByWorkflowRun.get(filter.workflow_run_id),
@@ -1359,9 +1362,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const source = smallest(
         [
           byIds,
-          filter.recipient
-            ? heldIndex(slotOf(filter.recipient.collection, filter.recipient.id)?.messages)
-            : null,
+          filter.recipient ? slotIndex(filter.recipient, "messages") : null,
           filter.workflow_recipient_run_id === undefined
             ? null
             : messagesOfRun(filter.workflow_recipient_run_id),
@@ -1410,9 +1411,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const matches = messageTest(filter);
       const source = smallest(
         [
-          filter.recipient
-            ? heldIndex(slotOf(filter.recipient.collection, filter.recipient.id)?.messages)
-            : null,
+          filter.recipient ? slotIndex(filter.recipient, "messages") : null,
           filter.workflow_recipient_run_id === undefined
             ? null
             : messagesOfRun(filter.workflow_recipient_run_id),
