@@ -87,6 +87,7 @@ export {
   WorkflowInactiveError,
   WorkflowNotFoundError,
 } from "./errors.js";
+export type { Activity, ActivityListParams, ActivityPage } from "./messages/activities.js";
 export type { BatchMessageIds, InteractedOptions } from "./messages/engagement.js";
 export type { FeedBlock, FeedItem, FeedListParams, FeedPage } from "./messages/feed.js";
 export type { Message, MessageDeliveryStatus, MessageEngagementStatus } from "./messages/types.js";

@@ -174,7 +174,8 @@ export async function executeChannelStep(
     channel_id: channel.key,
     channel_type: channel.type,
     recipient: run.recipient,
-    actors: run.actor ? [run.actor] : NONE,
+    // A batched message names the batch's actors (Knock: up to ten, most recent first).
+    actors: state.batchActors ?? (run.actor ? [run.actor] : NONE),
     workflow: run.workflow,
     tenant: run.tenant,
     source: {

@@ -393,10 +393,10 @@ export class CrierEngine implements Engine {
         triggerWorkflow(ctx, registry, key, params, triggerOptions),
       cancel: (key, params) => cancelWorkflow(ctx, key, params),
     };
-    this.users = usersNamespace(ctx);
+    this.users = usersNamespace(ctx, registry);
     this.objects = objectsNamespace(ctx);
     this.tenants = tenantsNamespace(ctx);
-    this.messages = messagesNamespace(ctx);
+    this.messages = messagesNamespace(ctx, registry);
     this.workflowRecipientRuns = runsNamespace(ctx);
     this.schedules = schedulesNamespace(ctx, registry);
     this.sources = sourcesNamespace(ctx);

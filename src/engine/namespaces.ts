@@ -7,6 +7,11 @@ import { describe } from "../_internal/describe.js";
 import { cloneJson, isPlainObject } from "../_internal/merge.js";
 import { type PageInfo, type PageParams, pageInfo } from "../_internal/paging.js";
 import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
+import {
+  type ActivityListParams,
+  type ActivityPage,
+  listMessageActivities,
+} from "../messages/activities.js";
 import { engagementApi } from "../messages/engagement.js";
 import { type FeedListParams, type FeedPage, listFeedItems } from "../messages/feed.js";
 import { toMessageFilter } from "../messages/filters.js";
@@ -52,6 +57,7 @@ import {
   type TimeRange,
   USERS_COLLECTION,
 } from "../store/types.js";
+import type { WorkflowRegistry } from "../workflows/registry.js";
 import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
 import { type EngineContext, nowIso } from "./context.js";
@@ -278,7 +284,7 @@ async function listMessages(
 }
 
 /** @internal `engine.users`. */
-export function usersNamespace(ctx: EngineContext) {
+export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
   const data = channelData(ctx);
   const prefs = preferences(ctx);
   const userKey = (id: unknown): RecipientKey => ({
@@ -360,7 +366,7 @@ export function usersNamespace(ctx: EngineContext) {
         params?: FeedListParams | null,
         _options?: RequestOptions,
       ): Promise<FeedPage> {
-        return listFeedItems(ctx, userId, channelKey, params);
+        return listFeedItems(ctx, registry, userId, channelKey, params);
       },
     },
     /** The user's subscriptions to objects (optionally only to some objects), oldest first. */
@@ -679,9 +685,21 @@ export function tenantsNamespace(ctx: EngineContext) {
 }
 
 /** @internal `engine.messages`: listing, reading, and engagement (`markAsSeen`…, `batch.*`). */
-export function messagesNamespace(ctx: EngineContext) {
+export function messagesNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
   return {
     ...engagementApi(ctx),
+    /**
+     * The message's activities (the triggers that went into it), oldest first: one for most
+     * messages, one per trigger its batch collected for a batched one. Throws NotFoundError when
+     * the message is missing.
+     */
+    async listActivities(
+      id: string,
+      params?: ActivityListParams | null,
+      _options?: RequestOptions,
+    ): Promise<ActivityPage> {
+      return listMessageActivities(ctx, registry, id, params ?? {});
+    },
     /** Messages matching the filters, newest first. */
     async list(params?: MessageListParams | null, _options?: RequestOptions): Promise<MessagePage> {
       return listMessages(ctx, {}, params);

@@ -19,6 +19,8 @@ import {
   type RecipientKey,
   USERS_COLLECTION,
 } from "../store/types.js";
+import type { WorkflowRegistry } from "../workflows/registry.js";
+import { type Activity, activitiesOf, type MessageActivities } from "./activities.js";
 import type { Message, MessageEngagementStatus } from "./types.js";
 
 /** Parameters of `users.feeds.listItems`: Knock's, with cursor paging (1–50 items, default 50). */
@@ -39,7 +41,8 @@ export interface FeedListParams extends PageParams {
   inserted_at?: { gt?: string; gte?: string; lt?: string; lte?: string };
   /**
    * Comma-separated item fields to leave out of `entries` (e.g. `"data,blocks"`): any of
-   * `blocks`, `content`, `data`, `metadata`, `source`, `actors`.
+   * `blocks`, `content`, `data`, `metadata`, `source`, `actors`, `activities` (left out, they are
+   * not read: a batched message's activities take a read of its run's log and of its batch).
    */
   exclude?: string;
   /** Knock's `trigger_data` filter. Not supported by crier: rejected with an `InvalidParamsError`. */
@@ -51,7 +54,15 @@ export interface FeedListParams extends PageParams {
 }
 
 /** The item fields `exclude` may name. */
-const EXCLUDABLE = ["blocks", "content", "data", "metadata", "source", "actors"] as const;
+const EXCLUDABLE = [
+  "blocks",
+  "content",
+  "data",
+  "metadata",
+  "source",
+  "actors",
+  "activities",
+] as const;
 
 /** One block of a feed item's content, as Knock's feed gives it. */
 export type FeedBlock =
@@ -81,8 +92,22 @@ export interface FeedItem {
   channel_id: string;
   /** The user whose feed it is. */
   recipient: RecipientReference;
-  /** References of the actors (the trigger's actor). */
+  /**
+   * References of the actors: the trigger's actor, or for a batched message the batch's actors
+   * (at most ten, most recent first).
+   */
   actors: RecipientReference[];
+  /**
+   * The triggers that went into the message: its run's trigger, or for a batched message the
+   * batch's activities as the message was rendered with them (in the batch step's
+   * `batch_order`, at most its `batch_items_render_limit`). All of them:
+   * `messages.listActivities(id)`.
+   */
+  activities: Activity[];
+  /** How many activities went into the message (1, or the batch's count). */
+  total_activities: number;
+  /** How many distinct actors those activities had. */
+  total_actors: number;
   /** The content as blocks (see {@link FeedBlock}). */
   blocks: FeedBlock[];
   /** The rendered template, field by field (`markdown_body`, `action_url`, …). */
@@ -155,6 +180,7 @@ function meta(counts: MessageCounts): FeedMeta {
 /** @internal `users.feeds.listItems`. */
 export async function listFeedItems(
   ctx: EngineContext,
+  registry: WorkflowRegistry,
   userId: unknown,
   channelId: unknown,
   params: unknown,
@@ -221,9 +247,12 @@ export async function listFeedItems(
     ctx.store.countMessages(badge),
     sameAsBadge ? null : ctx.store.countMessages(listed),
   ]);
+  const activities = excluded.has("activities")
+    ? null
+    : await activitiesOf(ctx, registry, page.items);
   return {
-    entries: page.items.map((message) => {
-      const item = toFeedItem(message);
+    entries: page.items.map((message, i) => {
+      const item = toFeedItem(message, activities?.[i] ?? null);
       for (const name of excluded) delete (item as unknown as Record<string, unknown>)[name];
       return item;
     }),
@@ -276,8 +305,11 @@ function toBlocks(content: Record<string, unknown>): FeedBlock[] {
   return blocks;
 }
 
-/** @internal A stored message as a feed item (a copy: the store's objects may be frozen). */
-export function toFeedItem(message: Message): FeedItem {
+/**
+ * @internal A stored message as a feed item (a copy: the store's objects may be frozen), with its
+ * activities (null when they were not read: the item leaves them out).
+ */
+function toFeedItem(message: Message, activities: MessageActivities | null): FeedItem {
   const copy = cloneJson(message);
   return {
     __typename: "FeedItem",
@@ -285,6 +317,9 @@ export function toFeedItem(message: Message): FeedItem {
     channel_id: copy.channel_id,
     recipient: copy.recipient,
     actors: copy.actors,
+    activities: activities ? cloneJson(activities.shown) : [],
+    total_activities: activities?.total_activities ?? 0,
+    total_actors: activities?.total_actors ?? 0,
     blocks: toBlocks(copy.content),
     content: copy.content,
     data: copy.data,

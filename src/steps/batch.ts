@@ -12,9 +12,10 @@ import { readPath } from "../conditions/evaluate.js";
 import type { EngineContext } from "../engine/context.js";
 import { runJob } from "../engine/fanout.js";
 import type { JobData, JobInput } from "../queue/types.js";
-import { refToKey, toScopeRecipient } from "../recipients/identify.js";
+import { keyToRef, refToKey, toScopeRecipient } from "../recipients/identify.js";
+import type { RecipientReference } from "../recipients/types.js";
 import { addDuration, isDuration } from "../scheduling/duration.js";
-import type { StoredBatch } from "../store/types.js";
+import type { BatchItem, RecipientKey, StoredBatch } from "../store/types.js";
 import type { BatchInstruction, CompiledWorkflow } from "../workflows/compile.js";
 import type { WorkflowRegistry } from "../workflows/registry.js";
 import { log, type Outcome, type RunState, scopeOf, skip } from "./run.js";
@@ -297,51 +298,82 @@ function mergedBatchData(batch: StoredBatch): Record<string, unknown> {
   return merged;
 }
 
-/** @internal The scope a run continuing with a closed batch sees. */
-export async function loadBatchScope(
-  ctx: EngineContext,
-  batchId: string,
-  compiled: CompiledWorkflow,
-): Promise<BatchScope | null> {
-  const batch = await ctx.store.getBatch(batchId);
-  if (batch?.status !== "closed") return null;
-  const instruction = compiled.byRef.get(batch.step_ref);
+/**
+ * @internal What a closed batch shows, by its step's settings: the activities in `batch_order`
+ * up to `batch_items_render_limit`, the distinct actors most recent first (at most ten) and the
+ * totals. Templates see it (with the actors' records), and so do the message's `actors` and a
+ * feed item's `activities`.
+ */
+export interface BatchView {
+  /** The items shown, in the step's order. */
+  shown: BatchItem[];
+  /** The distinct actors, most recent first, at most {@link MAX_ACTORS}. */
+  actors: RecipientKey[];
+  total_activities: number;
+  total_actors: number;
+}
+
+/** @internal See {@link BatchView}; `compiled` is the workflow version of the batch's step. */
+export function batchView(batch: StoredBatch, compiled: CompiledWorkflow | null): BatchView {
+  const instruction = compiled?.byRef.get(batch.step_ref);
   const step = instruction?.type === "batch" ? instruction.settings : undefined;
   const order = step?.batch_order ?? "asc";
   const limit = step?.batch_items_render_limit ?? DEFAULT_RENDER_LIMIT;
   const items = order === "desc" ? [...batch.items].reverse() : batch.items;
-  const actorKeys = new Map<string, { collection: string; id: string }>();
+  const actorKeys = new Map<string, RecipientKey>();
   // Most recent actors first, as a digest shows them.
   for (let i = batch.items.length - 1; i >= 0; i--) {
     const actor = batch.items[i]?.actor;
-    if (actor) actorKeys.set(`${actor.collection}\u0000${actor.id}`, actor);
+    if (actor) actorKeys.set(actorName(actor), actor);
   }
-  const shownActors = [...actorKeys.values()].slice(0, MAX_ACTORS);
-  const rendered = items.slice(0, limit);
-  const neededActors = new Map(shownActors.map((a) => [`${a.collection}\u0000${a.id}`, a]));
-  for (const item of rendered)
-    if (item.actor) neededActors.set(`${item.actor.collection}\u0000${item.actor.id}`, item.actor);
-  const keys = [...neededActors.values()];
+  return {
+    shown: items.slice(0, limit),
+    actors: [...actorKeys.values()].slice(0, MAX_ACTORS),
+    total_activities: batch.items.length,
+    total_actors: actorKeys.size,
+  };
+}
+
+function actorName(key: RecipientKey): string {
+  return `${key.collection}\u0000${key.id}`;
+}
+
+/**
+ * @internal What a run continuing with a closed batch sees (`scope`), and the actors its
+ * messages name (Knock's message `actors`: up to ten, most recent first, for a batched message).
+ */
+export async function loadBatchScope(
+  ctx: EngineContext,
+  batchId: string,
+  compiled: CompiledWorkflow,
+): Promise<{ scope: BatchScope; actors: RecipientReference[] } | null> {
+  const batch = await ctx.store.getBatch(batchId);
+  if (batch?.status !== "closed") return null;
+  const view = batchView(batch, compiled);
+  const needed = new Map(view.actors.map((a) => [actorName(a), a]));
+  for (const item of view.shown) if (item.actor) needed.set(actorName(item.actor), item.actor);
+  const keys = [...needed.values()];
   const loaded = await ctx.store.getRecipients(keys);
   const actorScope = new Map<string, Record<string, unknown>>();
   keys.forEach((key, i) => {
     const stored = loaded[i];
-    actorScope.set(
-      `${key.collection}\u0000${key.id}`,
-      stored ? toScopeRecipient(stored) : { id: key.id },
-    );
+    actorScope.set(actorName(key), stored ? toScopeRecipient(stored) : { id: key.id });
   });
   return {
-    activities: rendered.map((item) => ({
-      id: item.run_id,
-      actor: item.actor
-        ? (actorScope.get(`${item.actor.collection}\u0000${item.actor.id}`) ?? null)
-        : null,
-      data: item.data,
-      inserted_at: item.inserted_at,
-    })),
-    actors: shownActors.map((a) => actorScope.get(`${a.collection}\u0000${a.id}`) ?? { id: a.id }),
-    total_activities: batch.items.length,
-    total_actors: actorKeys.size,
+    scope: {
+      activities: view.shown.map((item) => ({
+        id: item.run_id,
+        actor: item.actor ? (actorScope.get(actorName(item.actor)) ?? null) : null,
+        data: item.data,
+        inserted_at: item.inserted_at,
+      })),
+      actors: view.actors.map((a) => actorScope.get(actorName(a)) ?? { id: a.id }),
+      total_activities: view.total_activities,
+      total_actors: view.total_actors,
+    },
+    // Frozen, as the message that holds them will be.
+    actors: Object.freeze(
+      view.actors.map((key) => Object.freeze(keyToRef(key))),
+    ) as RecipientReference[],
   };
 }

@@ -27,6 +27,7 @@ import {
   type RecipientsRead,
   refToKey,
 } from "../recipients/identify.js";
+import type { RecipientReference } from "../recipients/types.js";
 import { addDuration, isDuration, nominalDurationMs } from "../scheduling/duration.js";
 import { recipientTimeZone, validateRepeatRule } from "../scheduling/repeat.js";
 import { nextWindowInstant } from "../scheduling/windows.js";
@@ -86,6 +87,8 @@ export interface RunState {
   afterWrite: Array<() => Promise<void>>;
   /** The closed batch this run continues with, as templates and conditions see it. */
   batch: BatchScope | null;
+  /** That batch's actors (at most ten, most recent first): its messages' `actors`. */
+  batchActors: RecipientReference[] | null;
 }
 
 /** The data of log entries that have none: one frozen object, which every such entry shares. */
@@ -264,8 +267,15 @@ async function executeRun(
     patch: {},
     afterWrite: [],
     batch: null,
+    batchActors: null,
   };
-  if (run.batch_id) state.batch = await loadBatchScope(ctx, run.batch_id, compiled);
+  if (run.batch_id) {
+    const loaded = await loadBatchScope(ctx, run.batch_id, compiled);
+    if (loaded) {
+      state.batch = loaded.scope;
+      state.batchActors = loaded.actors;
+    }
+  }
   if (run.subscription)
     state.recipientScope = { ...state.recipientScope, subscription: run.subscription };
   const scheduleId = run.trigger_source.schedule_id;

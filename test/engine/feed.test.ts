@@ -329,6 +329,166 @@ describe("users.feeds.listItems", () => {
   });
 });
 
+/** An in-app digest: an in-app step before the batch, a 10-minute batch, an in-app step after it. */
+function digestWorkflow(settings: Record<string, unknown> = {}): WorkflowInput {
+  return {
+    key: "digest",
+    steps: [
+      {
+        ref: "before",
+        type: "channel",
+        channel_key: "in-app",
+        channel_type: "in_app_feed",
+        template: { markdown_body: "one: {{ data.n }}" },
+      },
+      {
+        ref: "collect",
+        type: "batch",
+        settings: { batch_window: { unit: "minutes", value: 10 }, ...settings },
+      },
+      {
+        ref: "after",
+        type: "channel",
+        channel_key: "in-app",
+        channel_type: "in_app_feed",
+        template: { markdown_body: "{{ total_activities }} by {{ total_actors }}" },
+      },
+    ] as WorkflowInput["steps"],
+  };
+}
+
+/** Three triggers for u1 a minute apart (actors ann, bob, ann; data n 0–2), then the window closes. */
+async function digestOfThree(t: TestEngine): Promise<void> {
+  for (const [n, actor] of ["ann", "bob", "ann"].entries()) {
+    await t.workflows.trigger("digest", {
+      recipients: [{ id: "u1" }],
+      actor: { id: actor },
+      data: { n },
+    });
+    await t.idle();
+    await t.clock.advance("1m");
+  }
+  await t.clock.advance("10m");
+}
+
+describe("activities", () => {
+  it("gives a feed item its trigger as its one activity", async () => {
+    const t = engine();
+    await comments(t, 1);
+    const [item] = (await t.users.feeds.listItems("u1", "in-app")).entries;
+    const run = await t.workflowRecipientRuns.get(item?.source.workflow_recipient_run_id ?? "");
+    expect(item).toMatchObject({ actors: ["ada"], total_activities: 1, total_actors: 1 });
+    expect(item?.activities).toEqual([
+      {
+        __typename: "Activity",
+        id: run.id,
+        actor: "ada",
+        recipient: "u1",
+        data: { comment: "c0" },
+        inserted_at: run.inserted_at,
+        updated_at: run.inserted_at,
+      },
+    ]);
+    const listed = await t.messages.listActivities(item?.id ?? "");
+    expect(listed.entries).toEqual(item?.activities);
+    expect(listed.page_info).toEqual({
+      __typename: "PageInfo",
+      after: null,
+      before: null,
+      page_size: 50,
+    });
+  });
+
+  it("gives a batched message the batch's activities, actors and totals", async () => {
+    const t = createTestEngine({ workflows: [digestWorkflow()] });
+    await digestOfThree(t);
+    const feed = await t.users.feeds.listItems("u1", "in-app");
+    const digest = feed.entries.find((e) => e.source.step_ref === "after");
+    expect(digest?.content.markdown_body).toBe("3 by 2");
+    // Knock's batched message: its actors are the batch's, most recent first.
+    expect(digest).toMatchObject({ actors: ["ann", "bob"], total_activities: 3, total_actors: 2 });
+    expect((await t.messages.get(digest?.id ?? "")).actors).toEqual(["ann", "bob"]);
+    // Each trigger's run made a message before the batch step, with the trigger's data.
+    const before = feed.entries.filter((e) => e.source.step_ref === "before");
+    const runOf = (n: number) =>
+      before.find((e) => e.data?.n === n)?.source.workflow_recipient_run_id;
+    expect(
+      digest?.activities.map((a) => ({ id: a.id, actor: a.actor, data: a.data, to: a.recipient })),
+    ).toEqual([
+      { id: runOf(0), actor: "ann", data: { n: 0 }, to: "u1" },
+      { id: runOf(1), actor: "bob", data: { n: 1 }, to: "u1" },
+      { id: runOf(2), actor: "ann", data: { n: 2 }, to: "u1" },
+    ]);
+    expect(digest?.activities.map((a) => a.inserted_at)).toEqual([
+      "2026-01-01T00:00:00.000Z",
+      "2026-01-01T00:01:00.000Z",
+      "2026-01-01T00:02:00.000Z",
+    ]);
+    // The opener's message made before its batch step is its own trigger's, not the batch's.
+    expect(before).toHaveLength(3);
+    for (const item of before) {
+      expect(item).toMatchObject({ total_activities: 1, total_actors: 1 });
+      expect(item.activities.map((a) => a.id)).toEqual([item.source.workflow_recipient_run_id]);
+      expect(item.actors).toEqual([item.activities[0]?.actor]);
+    }
+  });
+
+  it("shows a batched item's activities as its message was rendered, and lists them all, paged", async () => {
+    const t = createTestEngine({
+      workflows: [digestWorkflow({ batch_order: "desc", batch_items_render_limit: 2 })],
+    });
+    await digestOfThree(t);
+    const digest = (await t.users.feeds.listItems("u1", "in-app")).entries.find(
+      (e) => e.source.step_ref === "after",
+    );
+    expect(digest?.activities.map((a) => a.data)).toEqual([{ n: 2 }, { n: 1 }]);
+    expect(digest?.total_activities).toBe(3);
+    const id = digest?.id ?? "";
+    const all = await t.messages.listActivities(id);
+    expect(all.entries.map((a) => a.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+    const first = await t.messages.listActivities(id, { page_size: 2 });
+    expect(first.entries.map((a) => a.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    expect(first.page_info).toMatchObject({ before: null, page_size: 2 });
+    const second = await t.messages.listActivities(id, {
+      page_size: 2,
+      after: first.page_info.after,
+    });
+    expect(second.entries.map((a) => a.data)).toEqual([{ n: 2 }]);
+    expect(second.page_info.after).toBeNull();
+    const back = await t.messages.listActivities(id, {
+      page_size: 2,
+      before: second.page_info.before,
+    });
+    expect(back.entries.map((a) => a.data)).toEqual([{ n: 0 }, { n: 1 }]);
+    expect(back.page_info.before).toBeNull();
+  });
+
+  it("leaves activities out with exclude, and rejects bad listActivities calls", async () => {
+    const t = engine();
+    const [id] = await comments(t, 1);
+    const [slim] = (await t.users.feeds.listItems("u1", "in-app", { exclude: "activities" }))
+      .entries;
+    expect(slim).not.toHaveProperty("activities");
+    expect(slim).toHaveProperty("total_activities");
+    await expect(t.messages.listActivities("missing")).rejects.toMatchObject({
+      name: "NotFoundError",
+    });
+    const unsupported = await t.messages
+      .listActivities(id ?? "", { trigger_data: "{}" } as never)
+      .catch((e: unknown) => e);
+    expect((unsupported as InvalidParamsError).errors).toEqual([
+      expect.objectContaining({ field: "trigger_data", type: "unsupported" }),
+    ]);
+    await expect(
+      t.messages.listActivities(id ?? "", { after: "not-a-cursor" }),
+    ).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(t.messages.listActivities(id ?? "", { page_size: 51 })).rejects.toBeInstanceOf(
+      InvalidParamsError,
+    );
+    await expect(t.messages.listActivities(7 as never)).rejects.toBeInstanceOf(InvalidParamsError);
+  });
+});
+
 describe("feed.changed", () => {
   it("fires once per delivered in-app message, after the write, with the feed's new counts", async () => {
     const t = engine();
