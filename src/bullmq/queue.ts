@@ -60,7 +60,8 @@ export interface BullmqQueueOptions {
   stalledInterval?: number;
   /**
    * How many times a job may stall (its worker died or blocked past `lockDuration`) before BullMQ
-   * fails it. Such a failure is not reported through `onFailed`.
+   * fails it; the worker that takes it next reports that through `onFailed` (the engine's
+   * `error` event) without running it.
    * @default 5
    */
   maxStalledCount?: number;
@@ -227,6 +228,25 @@ class BullmqQueue implements Queue {
       backendFactory,
     );
     worker.on("error", onError);
+    // A job BullMQ fails without running it (it stalled more than maxStalledCount times: its
+    // worker died or blocked past its lock, again and again) never reaches #process: report it
+    // here, as a job that ran out of attempts is reported there.
+    worker.on("failed", (bullJob: BullJob | undefined, error: Error) => {
+      if (!bullJob?.deferredFailure || error?.message !== bullJob.deferredFailure) return;
+      try {
+        this.#context?.onFailed(
+          {
+            id: fromBullId(String(bullJob.id)),
+            name: bullJob.name,
+            data: bullJob.data,
+            attempt: bullJob.attemptsMade + 1,
+          },
+          error,
+        );
+      } catch {
+        // A failing onFailed must not change what happens to the job.
+      }
+    });
     this.#worker = worker;
     await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
   }
@@ -480,7 +500,9 @@ class BullmqQueue implements Queue {
  *   failed; the last failure is reported through `onFailed` once.
  * - **Crashes.** A job whose process dies while running it is handed to another worker once its
  *   lock (`lockDuration`) expires (BullMQ's stalled-job recovery, checked every
- *   `stalledInterval`): jobs run at least once, and the engine's handlers make that safe.
+ *   `stalledInterval`): jobs run at least once, and the engine's handlers make that safe. A job
+ *   that stalls more than `maxStalledCount` times is failed by BullMQ without running again, and
+ *   reported through `onFailed` by the worker that took it.
  * - **idle()** resolves when nothing is waiting in the queue and nothing runs in this process.
  * - **close()** stops this process's worker (waiting for running jobs) and closes the connections
  *   crier made; waiting and delayed jobs stay in the datastore for the next worker.
