@@ -107,7 +107,12 @@ export async function triggerWorkflow(
   const valid = validateParams(params, issues);
   const settings = validateSettings(isPlainObject(params) ? params.settings : undefined, issues);
   const compiled = await registry.compiled(key, workflow.version);
-  if (valid && compiled.validateData) issues.push(...compiled.validateData(valid.data));
+  if (valid && compiled.validateData) {
+    const dataIssues = compiled.validateData(valid.data);
+    issues.push(...dataIssues);
+    // A recipient's run gets its `$trigger_data` merged over `data`: that merge must pass too.
+    if (dataIssues.length === 0) issues.push(...triggerDataIssues(valid, compiled.validateData));
+  }
   const idempotencyKey = options?.idempotencyKey;
   if (
     idempotencyKey !== undefined &&
@@ -194,6 +199,44 @@ export async function triggerWorkflow(
  * @internal Validates trigger parameters (recipients, actor, tenant, data, cancellation key),
  * pushing every problem to `issues`; null when `params` is not an object at all.
  */
+/** Failing recipients named one by one, at most; the rest are counted in one more issue. */
+const MAX_TRIGGER_DATA_FAILURES = 10;
+
+/**
+ * The schema issues of each explicit recipient's run data (`$trigger_data` merged over `data`,
+ * top-level keys), named `recipients[i].$trigger_data…` (`data` passed on its own).
+ */
+function triggerDataIssues(
+  valid: ValidTrigger,
+  validateData: (data: unknown) => ValidationIssue[],
+): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  let failing = 0;
+  valid.recipients.forEach((recipient, i) => {
+    if (!recipient.triggerData) return;
+    const found = validateData({ ...valid.data, ...recipient.triggerData });
+    if (found.length === 0) return;
+    failing++;
+    if (failing > MAX_TRIGGER_DATA_FAILURES) return;
+    for (const issue of found) {
+      const path = issue.field === "data" ? "" : issue.field.replace(/^data/, "");
+      issues.push({
+        ...issue,
+        field: `recipients[${i}].$trigger_data${path}`,
+        message: `${issue.message} (in $trigger_data merged over data, this recipient's run data)`,
+      });
+    }
+  });
+  if (failing > MAX_TRIGGER_DATA_FAILURES) {
+    issues.push({
+      field: "recipients",
+      type: "trigger_data",
+      message: `${failing - MAX_TRIGGER_DATA_FAILURES} more recipients' $trigger_data merged over data fail the workflow's trigger_data_json_schema`,
+    });
+  }
+  return issues;
+}
+
 export function validateParams(
   params: unknown,
   issues: ValidationIssue[],

@@ -339,6 +339,64 @@ describe("workflows.trigger", () => {
       await t.idle();
       expect(t.outbox).toHaveLength(1);
     });
+
+    it("a recipient's $trigger_data that, merged over data, fails the schema, naming the recipient", async () => {
+      const t = createTestEngine({
+        workflows: [
+          emailWorkflow({
+            trigger_data_json_schema: {
+              type: "object",
+              required: ["order"],
+              properties: {
+                order: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+              },
+            },
+          }),
+        ],
+      });
+      const data = { order: { id: "o1" } };
+      const error = await t.workflows
+        .trigger("welcome", {
+          recipients: [
+            { id: "u1", email: "u1@example.com", $trigger_data: { order: { id: "o-u1" } } },
+            { id: "u2", email: "u2@example.com", $trigger_data: { order: { id: 7 } } },
+            { id: "u3", email: "u3@example.com", $trigger_data: { order: null } },
+          ],
+          data,
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidParamsError);
+      expect((error as InvalidParamsError).errors.map((e) => e.field)).toEqual([
+        "recipients[1].$trigger_data.order.id",
+        "recipients[2].$trigger_data.order",
+      ]);
+      // Nothing stored: no recipient identified, no run.
+      await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
+      expect((await t.workflowRecipientRuns.list()).entries).toEqual([]);
+      // Many failing recipients: ten named, the rest counted.
+      const many = await t.workflows
+        .trigger("welcome", {
+          recipients: Array.from({ length: 13 }, (_, i) => ({
+            id: `m${i}`,
+            $trigger_data: { order: {} },
+          })),
+          data,
+        })
+        .catch((e: unknown) => e);
+      const issues = (many as InvalidParamsError).errors;
+      expect(issues).toHaveLength(11);
+      expect(issues[10]).toMatchObject({ field: "recipients", type: "trigger_data" });
+      expect(issues[10]?.message).toMatch(/^3 more recipients/);
+      // A merge that passes runs with it.
+      await t.workflows.trigger("welcome", {
+        recipients: [
+          { id: "u1", email: "u1@example.com", $trigger_data: { order: { id: "o-u1" } } },
+        ],
+        data,
+      });
+      await t.idle();
+      expect(t.outbox).toHaveLength(1);
+    });
   });
 
   describe("idempotencyKey", () => {
