@@ -81,6 +81,24 @@ export function toBullId(id: string): string {
   return `j_${id.replace(/[%:]/g, (c) => (c === "%" ? "%25" : "%3A"))}`;
 }
 
+/** The job data key that carries a job's due time on a virtual clock (never shown to handlers). */
+const RUN_AT_KEY = "$crier_run_at";
+
+/** A BullMQ job as the engine's {@link Job}: unescaped id, data without crier's own keys. */
+function toJob(bullJob: BullJob): Job {
+  let data = bullJob.data as Job["data"];
+  if (data && typeof data === "object" && RUN_AT_KEY in data) {
+    const { [RUN_AT_KEY]: _dueAt, ...rest } = data;
+    data = rest;
+  }
+  return {
+    id: fromBullId(String(bullJob.id)),
+    name: bullJob.name,
+    data,
+    attempt: bullJob.attemptsMade + 1,
+  };
+}
+
 /** @internal The inverse of {@link toBullId}. */
 export function fromBullId(id: string): string {
   if (!id.startsWith("j_")) return id;
@@ -199,6 +217,7 @@ class BullmqQueue implements Queue {
     this.#queue = queue;
     if (this.#options.worker === false) {
       await queue.waitUntilReady();
+      await this.#armStored(queue);
       return;
     }
     const worker = new WorkerClass(
@@ -234,21 +253,14 @@ class BullmqQueue implements Queue {
     worker.on("failed", (bullJob: BullJob | undefined, error: Error) => {
       if (!bullJob?.deferredFailure || error?.message !== bullJob.deferredFailure) return;
       try {
-        this.#context?.onFailed(
-          {
-            id: fromBullId(String(bullJob.id)),
-            name: bullJob.name,
-            data: bullJob.data,
-            attempt: bullJob.attemptsMade + 1,
-          },
-          error,
-        );
+        this.#context?.onFailed(toJob(bullJob), error);
       } catch {
         // A failing onFailed must not change what happens to the job.
       }
     });
     this.#worker = worker;
     await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+    await this.#armStored(queue);
   }
 
   /** The connection option and backend factory for BullMQ's constructors. */
@@ -287,12 +299,7 @@ class BullmqQueue implements Queue {
   /** Runs one BullMQ job through the engine's handler. */
   async #process(bullJob: BullJob): Promise<void> {
     const context = this.#context!;
-    const job: Job = {
-      id: fromBullId(String(bullJob.id)),
-      name: bullJob.name,
-      data: bullJob.data,
-      attempt: bullJob.attemptsMade + 1,
-    };
+    const job = toJob(bullJob);
     this.#running++;
     try {
       await context.handler(job);
@@ -336,9 +343,15 @@ class BullmqQueue implements Queue {
       input.runAt === undefined
         ? 0
         : Math.max(0, Math.ceil(input.runAt.getTime() - this.#clock.now().getTime()));
+    // On a virtual clock the due time is kept with the job, so that a queue started later (another
+    // process, a restart) can follow it too (see #armStored); the handler never sees it.
+    const data =
+      delay > 0 && this.#clock !== systemClock && input.runAt !== undefined
+        ? { ...input.data, [RUN_AT_KEY]: input.runAt.toISOString() }
+        : input.data;
     return {
       name: input.name,
-      data: input.data,
+      data,
       opts: {
         jobId,
         ...(delay > 0 ? { delay } : {}),
@@ -360,13 +373,39 @@ class BullmqQueue implements Queue {
     if (previous !== undefined) return; // already delayed: adding it again is a no-op
     const handle = this.#clock.setTimeout(() => {
       this.#timers.delete(jobId);
-      const promotion = this.#promote(jobId).finally(() => {
-        this.#promotions.delete(promotion);
-        this.#wake?.();
-      });
-      this.#promotions.add(promotion);
+      this.#startPromotion(jobId);
     }, delay);
     this.#timers.set(jobId, handle);
+  }
+
+  #startPromotion(jobId: string): void {
+    const promotion = this.#promote(jobId).finally(() => {
+      this.#promotions.delete(promotion);
+      this.#wake?.();
+    });
+    this.#promotions.add(promotion);
+  }
+
+  /**
+   * On a virtual clock, at start: arms a timer for every delayed job already in the datastore
+   * (added by an earlier process, or by another one), from the due time each carries; one due
+   * already is promoted now. Without this, a restarted test engine's parked runs and schedules
+   * would wait for real time.
+   */
+  async #armStored(queue: BullQueue): Promise<void> {
+    if (this.#clock === systemClock) return;
+    const PAGE = 500;
+    for (let start = 0; ; start += PAGE) {
+      const jobs = await queue.getJobs(["delayed"], start, start + PAGE - 1, true);
+      for (const job of jobs) {
+        const runAt = Date.parse(String((job.data as Record<string, unknown>)?.[RUN_AT_KEY]));
+        if (!Number.isFinite(runAt) || job.id === undefined) continue;
+        const delay = runAt - this.#clock.now().getTime();
+        if (delay > 0) this.#armVirtual(job.id, delay);
+        else if (!this.#timers.has(job.id)) this.#startPromotion(job.id);
+      }
+      if (jobs.length < PAGE) return;
+    }
   }
 
   async #promote(jobId: string): Promise<void> {
@@ -495,7 +534,8 @@ class BullmqQueue implements Queue {
  *   (`runAt - clock.now()`); BullMQ keeps delayed jobs in the datastore, so they survive restarts
  *   and any process's worker runs them when due. With a clock other than `systemClock` (the test
  *   clock), a timer on that clock also promotes each delayed job when the clock reaches its due
- *   time, so virtual time drives durable delays in tests.
+ *   time, so virtual time drives durable delays in tests; such a job carries its due time, and a
+ *   queue started later on a virtual clock (a restarted test engine) arms timers for them too.
  * - **Retries.** A rejected handler is retried with `backoff(attempt)` until `attempts` runs have
  *   failed; the last failure is reported through `onFailed` once.
  * - **Crashes.** A job whose process dies while running it is handed to another worker once its
