@@ -371,6 +371,61 @@ describe("a job that dies after parking its run, before enqueueing what wakes it
   });
 });
 
+describe("a job that dies before enqueueing a send window's first attempt", () => {
+  it("enqueues it when the job is retried, and the message is sent once when the window opens", async () => {
+    // The first add of the `deliver` job fails, as when the process dies just after the message
+    // was stored queued for its send window: the run's job fails, and its retry finds the message.
+    const inner = memoryQueue({ concurrency: 8 });
+    const refused: string[] = [];
+    const queue: Queue = {
+      name: "failing-once",
+      start: (context) => inner.start(context),
+      add: async (job: JobInput) => {
+        if (job.name === "deliver" && !refused.includes(job.id ?? "")) {
+          refused.push(job.id ?? "");
+          throw new Error("the queue's datastore is restarting");
+        }
+        await inner.add(job);
+      },
+      addBulk: (jobs) => inner.addBulk(jobs),
+      remove: (id) => inner.remove(id),
+      idle: () => inner.idle(),
+      close: () => inner.close(),
+    };
+    const t = createTestEngine({
+      queue,
+      workflows: [
+        {
+          key: "windowed",
+          steps: [
+            {
+              ...email("email_1", "hello"),
+              // 2026-01-01 (the test clock's start) is a Thursday: the window opens at 09:00 UTC.
+              send_windows: [{ day: "thursday", type: "send", from: "09:00", until: "17:00" }],
+            },
+          ],
+        },
+      ],
+    });
+    await t.workflows.trigger("windowed", {
+      recipients: [{ id: "u1", email: "u1@example.com", timezone: "UTC" }],
+    });
+    await t.clock.advance("1m"); // the run's job is retried (memory queue backoff: 1 s)
+    await t.idle();
+    const [message] = (await t.messages.list()).items;
+    expect(refused).toEqual([`deliver:${message?.id}:1`]);
+    expect(message?.status).toBe("queued");
+    expect(t.outbox).toHaveLength(0);
+    await t.clock.advanceTo("2026-01-01T09:00:00Z");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["hello"]);
+    expect((await t.messages.get(message?.id ?? "")).status).toBe("sent");
+    const [run] = (await t.workflowRecipientRuns.list()).entries;
+    expect(run?.status).toBe("completed");
+    const events = (await t.workflowRecipientRuns.get(run?.id ?? "")).events ?? [];
+    expect(events.filter((e) => e.event === "message_scheduled")).toHaveLength(1);
+  });
+});
+
 describe("a job that dies after a failed delivery attempt, before enqueueing the retry", () => {
   it("enqueues the retry when the job is retried, and logs each failed attempt once", async () => {
     // The first add of every `deliver` job fails, as when the process dies just after the store
