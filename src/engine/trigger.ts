@@ -195,10 +195,6 @@ export async function triggerWorkflow(
   return { workflow_run_id: workflowRunId };
 }
 
-/**
- * @internal Validates trigger parameters (recipients, actor, tenant, data, cancellation key),
- * pushing every problem to `issues`; null when `params` is not an object at all.
- */
 /** Failing recipients named one by one, at most; the rest are counted in one more issue. */
 const MAX_TRIGGER_DATA_FAILURES = 10;
 
@@ -237,6 +233,10 @@ function triggerDataIssues(
   return issues;
 }
 
+/**
+ * @internal Validates trigger parameters (recipients, actor, tenant, data, cancellation key),
+ * pushing every problem to `issues`; null when `params` is not an object at all.
+ */
 export function validateParams(
   params: unknown,
   issues: ValidationIssue[],
