@@ -290,31 +290,42 @@ describe("engine invariants", () => {
   });
 });
 
+/**
+ * A memory queue whose first add of each job that `refuse` picks (by id) fails, as when the
+ * process dies, or the queue's datastore restarts, just before the enqueue; `refused` lists the
+ * jobs it refused.
+ */
+function refusingFirstAdds(refuse: (job: JobInput) => boolean): {
+  queue: Queue;
+  refused: JobInput[];
+} {
+  const inner = memoryQueue({ concurrency: 8 });
+  const refused: JobInput[] = [];
+  const queue: Queue = {
+    name: "failing-once",
+    start: (context) => inner.start(context),
+    add: async (job: JobInput) => {
+      if (refuse(job) && !refused.some((earlier) => earlier.id === job.id)) {
+        refused.push(job);
+        throw new Error("the queue's datastore is restarting");
+      }
+      await inner.add(job);
+    },
+    addBulk: (jobs) => inner.addBulk(jobs),
+    remove: (id) => inner.remove(id),
+    idle: () => inner.idle(),
+    close: () => inner.close(),
+  };
+  return { queue, refused };
+}
+
 describe("a job that dies after parking its run, before enqueueing what wakes it", () => {
   it("enqueues it when the job is retried: delayed and batched runs still resume (and a fetch retry)", async () => {
     // The first add of every wake-up job (a delayed run job, a batch close) fails, as when the
     // process dies, or the queue's datastore restarts, just after the store wrote the parked run.
-    const inner = memoryQueue({ concurrency: 8 });
-    const refused: string[] = [];
-    const kinds: string[] = [];
-    const wakeUp = (job: JobInput) =>
-      job.name === "batch_close" || (job.name === "run" && job.runAt !== undefined);
-    const queue: Queue = {
-      name: "failing-once",
-      start: (context) => inner.start(context),
-      add: async (job: JobInput) => {
-        if (wakeUp(job) && !refused.includes(job.id ?? "")) {
-          refused.push(job.id ?? "");
-          kinds.push(`${job.name} ${JSON.stringify(job.data)}`);
-          throw new Error("the queue's datastore is restarting");
-        }
-        await inner.add(job);
-      },
-      addBulk: (jobs) => inner.addBulk(jobs),
-      remove: (id) => inner.remove(id),
-      idle: () => inner.idle(),
-      close: () => inner.close(),
-    };
+    const { queue, refused } = refusingFirstAdds(
+      (job) => job.name === "batch_close" || (job.name === "run" && job.runAt !== undefined),
+    );
     let fetches = 0;
     const t = createTestEngine({
       queue,
@@ -360,7 +371,7 @@ describe("a job that dies after parking its run, before enqueueing what wakes it
     await t.idle();
     // Refused once each: the delay's resume, the fetch's retry and the batch's close. (A fetch
     // retry resumes at the fetch step itself, so its retried job runs the step again.)
-    expect(kinds.map((kind) => kind.split(" ")[0]).sort()).toEqual(["batch_close", "run", "run"]);
+    expect(refused.map((job) => job.name).sort()).toEqual(["batch_close", "run", "run"]);
     expect(t.outbox.map((m) => m.content.subject).sort()).toEqual([
       "delayed",
       "digest of 2",
@@ -375,23 +386,7 @@ describe("a job that dies before enqueueing a send window's first attempt", () =
   it("enqueues it when the job is retried, and the message is sent once when the window opens", async () => {
     // The first add of the `deliver` job fails, as when the process dies just after the message
     // was stored queued for its send window: the run's job fails, and its retry finds the message.
-    const inner = memoryQueue({ concurrency: 8 });
-    const refused: string[] = [];
-    const queue: Queue = {
-      name: "failing-once",
-      start: (context) => inner.start(context),
-      add: async (job: JobInput) => {
-        if (job.name === "deliver" && !refused.includes(job.id ?? "")) {
-          refused.push(job.id ?? "");
-          throw new Error("the queue's datastore is restarting");
-        }
-        await inner.add(job);
-      },
-      addBulk: (jobs) => inner.addBulk(jobs),
-      remove: (id) => inner.remove(id),
-      idle: () => inner.idle(),
-      close: () => inner.close(),
-    };
+    const { queue, refused } = refusingFirstAdds((job) => job.name === "deliver");
     const t = createTestEngine({
       queue,
       workflows: [
@@ -413,7 +408,7 @@ describe("a job that dies before enqueueing a send window's first attempt", () =
     await t.clock.advance("1m"); // the run's job is retried (memory queue backoff: 1 s)
     await t.idle();
     const [message] = (await t.messages.list()).items;
-    expect(refused).toEqual([`deliver:${message?.id}:1`]);
+    expect(refused.map((job) => job.id)).toEqual([`deliver:${message?.id}:1`]);
     expect(message?.status).toBe("queued");
     expect(t.outbox).toHaveLength(0);
     await t.clock.advanceTo("2026-01-01T09:00:00Z");
@@ -431,23 +426,7 @@ describe("a job that dies after a failed delivery attempt, before enqueueing the
     // The first add of every `deliver` job fails, as when the process dies just after the store
     // recorded the failed attempt on the message: once in the run's own job (attempt 1), once in
     // the `deliver` job of attempt 2.
-    const inner = memoryQueue({ concurrency: 8 });
-    const refused: string[] = [];
-    const queue: Queue = {
-      name: "failing-once",
-      start: (context) => inner.start(context),
-      add: async (job: JobInput) => {
-        if (job.name === "deliver" && !refused.includes(job.id ?? "")) {
-          refused.push(job.id ?? "");
-          throw new Error("the queue's datastore is restarting");
-        }
-        await inner.add(job);
-      },
-      addBulk: (jobs) => inner.addBulk(jobs),
-      remove: (id) => inner.remove(id),
-      idle: () => inner.idle(),
-      close: () => inner.close(),
-    };
+    const { queue, refused } = refusingFirstAdds((job) => job.name === "deliver");
     const calls: number[] = [];
     const t = createTestEngine({
       queue,
@@ -470,7 +449,10 @@ describe("a job that dies after a failed delivery attempt, before enqueueing the
     await t.idle();
 
     const message = (await t.messages.list()).items[0];
-    expect(refused.sort()).toEqual([`deliver:${message?.id}:2`, `deliver:${message?.id}:3`]);
+    expect(refused.map((job) => job.id).sort()).toEqual([
+      `deliver:${message?.id}:2`,
+      `deliver:${message?.id}:3`,
+    ]);
     // Attempt 1 inside the run's job (its retry made no second call), 2 and 3 in deliver jobs.
     expect(calls).toEqual([1, 2, 3]);
     expect(message).toMatchObject({ status: "sent", attempts: 3, last_error: null });

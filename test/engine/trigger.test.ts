@@ -308,20 +308,19 @@ describe("workflows.trigger", () => {
       await expect(t.users.get("u1")).rejects.toMatchObject({ code: "not_found" });
     });
 
+    /** A workflow whose trigger data must have `order.id`, a string. */
+    const orderWorkflow = emailWorkflow({
+      trigger_data_json_schema: {
+        type: "object",
+        required: ["order"],
+        properties: {
+          order: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+        },
+      },
+    });
+
     it("data that fails the workflow's trigger_data_json_schema, naming the field", async () => {
-      const t = createTestEngine({
-        workflows: [
-          emailWorkflow({
-            trigger_data_json_schema: {
-              type: "object",
-              required: ["order"],
-              properties: {
-                order: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
-              },
-            },
-          }),
-        ],
-      });
+      const t = createTestEngine({ workflows: [orderWorkflow] });
       await expect(
         t.workflows.trigger("welcome", { recipients: ["u1"], data: {} }),
       ).rejects.toMatchObject({
@@ -341,19 +340,7 @@ describe("workflows.trigger", () => {
     });
 
     it("a recipient's $trigger_data that, merged over data, fails the schema, naming the recipient", async () => {
-      const t = createTestEngine({
-        workflows: [
-          emailWorkflow({
-            trigger_data_json_schema: {
-              type: "object",
-              required: ["order"],
-              properties: {
-                order: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
-              },
-            },
-          }),
-        ],
-      });
+      const t = createTestEngine({ workflows: [orderWorkflow] });
       const data = { order: { id: "o1" } };
       const error = await t.workflows
         .trigger("welcome", {
