@@ -196,6 +196,16 @@ function channelData(ctx: EngineContext) {
       );
       return { __typename: "ChannelData", channel_id: channel, data: cloneJson(input.data) };
     },
+    /**
+     * Removes the recipient's data for one channel; a no-op when there is none (the recipient
+     * is not created).
+     */
+    async unset(key: RecipientKey, channelKey: unknown): Promise<void> {
+      const channel = requireId(channelKey, "channelKey", "a channel key");
+      const stored = await ctx.store.getRecipient(key);
+      if (!stored || !Object.hasOwn(stored.channel_data, channel)) return;
+      await ctx.store.upsertRecipient(key, { channel_data: { [channel]: null } }, nowIso(ctx));
+    },
     async get(key: RecipientKey, channelKey: unknown): Promise<ChannelData> {
       const channel = requireId(channelKey, "channelKey", "a channel key");
       const stored = await ctx.store.getRecipient(key);
@@ -239,6 +249,19 @@ function preferences(ctx: EngineContext) {
           (await ctx.store.setPreferenceSet(key, id, set as Record<string, unknown>, now)) ??
           stored;
       return cloneJson(toPreferenceSet(id, (stored.preferences[id] ?? {}) as PreferenceSetInput));
+    },
+    /**
+     * The recipient's own preference sets as stored (not merged with any default): `default`
+     * first, then the others by id. Empty for a recipient never identified.
+     */
+    async list(key: RecipientKey): Promise<PreferenceSet[]> {
+      const stored = await ctx.store.getRecipient(key);
+      const ids = Object.keys(stored?.preferences ?? {}).sort((a, b) =>
+        a === "default" ? -1 : b === "default" ? 1 : a < b ? -1 : a > b ? 1 : 0,
+      );
+      return ids.map((id) =>
+        cloneJson(toPreferenceSet(id, (stored?.preferences[id] ?? {}) as PreferenceSetInput)),
+      );
     },
     /**
      * The merged view evaluation uses: the environment default, then (with `tenant`) the tenant's
@@ -310,6 +333,10 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
     ): Promise<PreferenceSet> {
       return prefs.get(userKey(id), setId, options ?? undefined);
     },
+    /** The user's own preference sets, `default` first (see {@link PreferenceSet}). */
+    async listPreferences(id: string, _options?: RequestOptions): Promise<PreferenceSet[]> {
+      return prefs.list(userKey(id));
+    },
     /** Identifies a user: creates it, or deep-merges `props` into it (`null` clears a property). */
     async update(id: string, props: UserProperties = {}, _options?: RequestOptions): Promise<User> {
       const key = userKey(id);
@@ -337,6 +364,14 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
       _options?: RequestOptions,
     ): Promise<ChannelData> {
       return data.set(userKey(id), channelKey, body);
+    },
+    /** Removes the user's data for one channel (a revoked push token…); a no-op when there is none. */
+    async unsetChannelData(
+      id: string,
+      channelKey: string,
+      _options?: RequestOptions,
+    ): Promise<void> {
+      await data.unset(userKey(id), channelKey);
     },
     /** The user's data for one channel; throws NotFoundError when there is none. */
     async getChannelData(
@@ -551,6 +586,15 @@ export function objectsNamespace(ctx: EngineContext) {
     ): Promise<ChannelData> {
       return data.set(objectKey(collection, id), channelKey, body);
     },
+    /** Removes the object's data for one channel; a no-op when there is none. */
+    async unsetChannelData(
+      collection: string,
+      id: string,
+      channelKey: string,
+      _options?: RequestOptions,
+    ): Promise<void> {
+      await data.unset(objectKey(collection, id), channelKey);
+    },
     /** The object's data for one channel. */
     async getChannelData(
       collection: string,
@@ -569,6 +613,14 @@ export function objectsNamespace(ctx: EngineContext) {
       _options?: RequestOptions,
     ): Promise<PreferenceSet> {
       return prefs.set(objectKey(collection, id), setId, set);
+    },
+    /** The object's own preference sets, `default` first. */
+    async listPreferences(
+      collection: string,
+      id: string,
+      _options?: RequestOptions,
+    ): Promise<PreferenceSet[]> {
+      return prefs.list(objectKey(collection, id));
     },
     /** The object's merged preferences as evaluation sees them. */
     async getPreferences(

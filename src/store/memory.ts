@@ -1046,7 +1046,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       if (patch.channel_data) {
         for (const channel of Object.keys(patch.channel_data)) {
           const data = patch.channel_data[channel];
-          // `null` removes a channel's data (the type has no null; this is the lenient reading).
+          // `null` removes a channel's data.
           if (data !== undefined)
             channelData = withKey(
               channelData,

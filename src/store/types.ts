@@ -68,8 +68,8 @@ export interface StoredRecipient {
 export interface RecipientPatch {
   /** Deep-merged into `properties`: objects merge key by key, anything else replaces, `null` is stored. */
   properties?: Record<string, unknown>;
-  /** Replaces the data of each channel named. */
-  channel_data?: Record<string, Record<string, unknown>>;
+  /** Replaces the data of each channel named; `null` removes a channel's data. */
+  channel_data?: Record<string, Record<string, unknown> | null>;
   /** Deep-merged into each preference set named. */
   preferences?: Record<string, Record<string, unknown>>;
   created_at?: string | null;

@@ -134,6 +134,46 @@ describe("users, objects and tenants", () => {
     });
   });
 
+  it("unsets channel data and lists a recipient's own preference sets, for users and objects", async () => {
+    const t = createTestEngine();
+    await t.users.setChannelData("u1", "apns", { data: { tokens: ["t1"] } });
+    await t.users.setChannelData("u1", "slack", { data: { token: "x" } });
+    await t.users.unsetChannelData("u1", "apns");
+    await expect(t.users.getChannelData("u1", "apns")).rejects.toBeInstanceOf(NotFoundError);
+    expect((await t.users.getChannelData("u1", "slack")).data).toEqual({ token: "x" });
+    // None to remove, or no such user: a no-op that creates nobody.
+    await t.users.unsetChannelData("u1", "apns");
+    await t.users.unsetChannelData("nobody", "apns");
+    await expect(t.users.get("nobody")).rejects.toBeInstanceOf(NotFoundError);
+    await expect(t.users.unsetChannelData("u1", "")).rejects.toBeInstanceOf(InvalidParamsError);
+
+    await t.objects.set("teams", "core", {});
+    await t.objects.setChannelData("teams", "core", "slack", { data: { channel: "C1" } });
+    await t.objects.unsetChannelData("teams", "core", "slack");
+    await expect(t.objects.getChannelData("teams", "core", "slack")).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+
+    expect(await t.users.listPreferences("nobody")).toEqual([]);
+    await t.users.setPreferences("u1", "weekly", { categories: { digest: true } });
+    await t.users.setPreferences("u1", "default", { channel_types: { email: false } });
+    await t.users.setPreferences("u1", "acme", { workflows: { welcome: false } });
+    const sets = await t.users.listPreferences("u1");
+    expect(sets.map((set) => set.id)).toEqual(["default", "acme", "weekly"]);
+    expect(sets[0]).toEqual({
+      __typename: "PreferenceSet",
+      id: "default",
+      workflows: null,
+      categories: null,
+      channel_types: { email: false },
+      channels: null,
+    });
+    await t.objects.setPreferences("teams", "core", "default", { categories: { ops: false } });
+    expect((await t.objects.listPreferences("teams", "core")).map((set) => set.categories)).toEqual(
+      [{ ops: false }],
+    );
+  });
+
   it("rejects bad ids and properties with a clear error", async () => {
     const t = createTestEngine();
     await expect(t.users.update("a/b", {})).rejects.toMatchObject({

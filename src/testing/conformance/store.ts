@@ -220,6 +220,23 @@ export function testStore(
         expect(updated.channel_data).toEqual({ push: { tokens: ["c"] }, sms: { phone: "+1" } });
       });
 
+      it("removes a channel's data given null, keeping the other channels", async () => {
+        await store.upsertRecipient(
+          user("u1"),
+          { channel_data: { push: { tokens: ["a"] }, sms: { phone: "+1" } } },
+          at(1),
+        );
+        const updated = await store.upsertRecipient(
+          user("u1"),
+          { channel_data: { push: null } },
+          at(2),
+        );
+        expect(updated.channel_data).toEqual({ sms: { phone: "+1" } });
+        expect((await store.getRecipient(user("u1")))?.channel_data).toEqual({
+          sms: { phone: "+1" },
+        });
+      });
+
       it("deep-merges each preference set named and keeps the others", async () => {
         await store.upsertRecipient(
           user("u1"),
