@@ -614,6 +614,18 @@ export function objectsNamespace(ctx: EngineContext) {
     ): Promise<PreferenceSet> {
       return prefs.set(objectKey(collection, id), setId, set);
     },
+    /** The object's schedules (optionally of one workflow, or one tenant), oldest first. */
+    async listSchedules(
+      collection: string,
+      id: string,
+      params?: UserScheduleListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<Schedule>> {
+      const filter: ScheduleFilter = { recipients: [objectKey(collection, id)] };
+      if (params?.workflow !== undefined) filter.workflow = params.workflow;
+      if (params?.tenant !== undefined) filter.tenant = params.tenant;
+      return listSchedules(ctx, filter, params ?? undefined);
+    },
     /** The object's own preference sets, `default` first. */
     async listPreferences(
       collection: string,

@@ -360,7 +360,7 @@ describe("schedules.update and delete", () => {
   });
 });
 
-describe("schedules.list and users.listSchedules", () => {
+describe("schedules.list, users.listSchedules and objects.listSchedules", () => {
   it("filters by workflow, recipients and tenant, and pages with cursors", async () => {
     const other: WorkflowInput = { ...digest, key: "weekly" };
     const { t } = engine({ workflows: [digest, other] });
@@ -401,6 +401,23 @@ describe("schedules.list and users.listSchedules", () => {
     ]);
     expect((await t.users.listSchedules("a", { workflow: "weekly" })).entries).toHaveLength(1);
     await expect(t.schedules.list({} as never)).rejects.toMatchObject({ code: "invalid_params" });
+  });
+
+  it("lists an object's schedules with objects.listSchedules", async () => {
+    const { t } = engine({ workflows: [digest, { ...digest, key: "weekly" }] });
+    const daily = [{ frequency: "daily" as const, hours: 9 }];
+    const team = { id: "core", collection: "teams" };
+    await t.schedules.create({ workflow: "daily-digest", recipients: [team, "a"], repeats: daily });
+    await t.schedules.create({ workflow: "weekly", recipients: [team], repeats: daily });
+    const listed = await t.objects.listSchedules("teams", "core");
+    expect(listed.entries.map((s) => [s.workflow, s.recipient])).toEqual([
+      ["daily-digest", { id: "core", collection: "teams" }],
+      ["weekly", { id: "core", collection: "teams" }],
+    ]);
+    expect(
+      (await t.objects.listSchedules("teams", "core", { workflow: "weekly" })).entries,
+    ).toHaveLength(1);
+    expect((await t.objects.listSchedules("teams", "other")).entries).toEqual([]);
   });
 });
 
