@@ -54,6 +54,7 @@ export type {
   MessageListParams,
   MessagePage,
   Page,
+  RecipientListParams,
   RunListParams,
   TenantGetParams,
 } from "./engine/namespaces.js";

@@ -6,7 +6,8 @@
 import { describe } from "../_internal/describe.js";
 import { cloneJson, isPlainObject } from "../_internal/merge.js";
 import { type PageInfo, type PageParams, pageInfo } from "../_internal/paging.js";
-import { InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
+import { ParamChecker } from "../_internal/params.js";
+import { CrierError, InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
 import {
   type ActivityListParams,
   type ActivityPage,
@@ -52,6 +53,7 @@ import {
   type RecipientKey,
   type RunFilter,
   type ScheduleFilter,
+  type StoredRecipient,
   type StoredSubscription,
   TENANTS_COLLECTION,
   type TimeRange,
@@ -74,6 +76,42 @@ import {
 export interface Page<T> {
   entries: T[];
   page_info: PageInfo;
+}
+
+/** Parameters of `users.list`, `objects.list` and `tenants.list`: cursor paging (1–50, default 50). */
+export type RecipientListParams = PageParams;
+
+/** Knock's list parameters crier does not take, with what to do instead. */
+const UNSUPPORTED_LIST_PARAMS: Record<string, string> = {
+  include: "is not supported by crier: read a recipient's preference sets with listPreferences(…)",
+  name: "is not supported by crier (it does not index names); filter the entries yourself",
+  tenant_id: "is not supported by crier: read one tenant with tenants.get(id)",
+};
+
+/** A collection's recipients, oldest first, through the store's optional `listRecipients`. */
+async function listCollection<T>(
+  ctx: EngineContext,
+  collection: string,
+  params: unknown,
+  call: string,
+  present: (stored: StoredRecipient) => T,
+): Promise<Page<T>> {
+  const list = ctx.store.listRecipients?.bind(ctx.store);
+  if (!list) {
+    throw new CrierError(
+      "adapter_error",
+      `Expected a store that lists recipients (Store.listRecipients) for ${call}, but the store "${ctx.store.name}" has none; implement it, or keep your own index of recipients.`,
+    );
+  }
+  const p = new ParamChecker(params);
+  p.known(["page_size", "after", "before"], UNSUPPORTED_LIST_PARAMS);
+  const request = p.page();
+  p.done(`${call} parameters`);
+  const page = await list(collection, request);
+  return {
+    entries: page.items.map((stored) => cloneJson(present(stored))),
+    page_info: pageInfo(page, request),
+  };
 }
 
 /** A page of messages (`items`, as Knock's message lists name it). */
@@ -345,6 +383,13 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
       if (issues.length > 0) invalid(`Invalid properties for user "${key.id}":`, issues);
       return cloneJson(toUser(await ctx.store.upsertRecipient(key, patch, nowIso(ctx))));
     },
+    /** Every user, oldest first (in the order they were identified), a page at a time. */
+    async list(
+      params?: RecipientListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<User>> {
+      return listCollection(ctx, USERS_COLLECTION, params ?? {}, "users.list", toUser);
+    },
     /** The user; throws NotFoundError when it was never identified. */
     async get(id: string, _options?: RequestOptions): Promise<User> {
       const stored = await ctx.store.getRecipient(userKey(id));
@@ -441,11 +486,15 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
 export function objectsNamespace(ctx: EngineContext) {
   const data = channelData(ctx);
   const prefs = preferences(ctx);
-  const objectKey = (collection: unknown, id: unknown): RecipientKey => {
+  const objectKey = (
+    collection: unknown,
+    id: unknown,
+    what = "Invalid object reference:",
+  ): RecipientKey => {
     const issues: ValidationIssue[] = [];
     checkId(collection, "collection", issues, "a collection");
-    checkId(id, "id", issues, "an object id");
-    if (issues.length > 0) invalid("Invalid object reference:", issues);
+    if (id !== null) checkId(id, "id", issues, "an object id");
+    if (issues.length > 0) invalid(what, issues);
     if (collection === USERS_COLLECTION || collection === TENANTS_COLLECTION) {
       invalid("Invalid object reference:", [
         {
@@ -473,6 +522,15 @@ export function objectsNamespace(ctx: EngineContext) {
     return normalized as NormalizedRecipient[];
   };
   return {
+    /** Every object of the collection, oldest first (in the order they were set), a page at a time. */
+    async list(
+      collection: string,
+      params?: RecipientListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<RecipientObject>> {
+      const { collection: checked } = objectKey(collection, null, "Invalid collection:");
+      return listCollection(ctx, checked, params ?? {}, "objects.list", toObject);
+    },
     /** Creates or deep-merges an object. */
     async set(
       collection: string,
@@ -694,6 +752,13 @@ export function tenantsNamespace(ctx: EngineContext) {
     return cloneJson({ ...tenant, settings });
   };
   return {
+    /** Every tenant, oldest first (in the order they were set), a page at a time. */
+    async list(
+      params?: RecipientListParams | null,
+      _options?: RequestOptions,
+    ): Promise<Page<Tenant>> {
+      return listCollection(ctx, TENANTS_COLLECTION, params ?? {}, "tenants.list", toTenant);
+    },
     /**
      * Creates or deep-merges a tenant (`name`, `settings.branding`, any property). Its
      * `settings.preference_set` (the default preferences of its users) merges too, unless it says

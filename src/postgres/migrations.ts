@@ -246,6 +246,16 @@ CREATE TABLE ${s}.sources (
 );
 `,
   },
+  {
+    version: 3,
+    name: "recipients listed in creation order",
+    // seq orders a collection's recipients for listRecipients: oldest first, stable (a recipient
+    // deleted and created again gets a new one). Rows already there are numbered as found.
+    sql: (s) => `
+ALTER TABLE ${s}.recipients ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
+CREATE INDEX recipients_by_collection ON ${s}.recipients (collection, seq);
+`,
+  },
 ];
 
 /** @internal The newest schema version this code knows. */

@@ -29,6 +29,7 @@ type RecipientMethods = Pick<
   | "deleteSubscriptions"
   | "listSubscribers"
   | "listSubscriptionsOf"
+  | "listRecipients"
 >;
 
 interface RecipientRow {
@@ -248,6 +249,21 @@ export function recipientMethods(db: Db): RecipientMethods {
         if (sub) removed.push(sub);
       }
       return removed;
+    },
+
+    async listRecipients(collection, page) {
+      const result = await listPage<RecipientRow & { seq: string }>(
+        db,
+        {
+          from: R,
+          select: `seq, ${RECIPIENT_COLUMNS}`,
+          where: "collection = $1",
+          params: [collection],
+          order: "asc",
+        },
+        page,
+      );
+      return { ...result, items: result.items.map(toRecipient) };
     },
 
     listSubscribers(object, page) {

@@ -718,6 +718,8 @@ interface RecipientSlot {
    * (delivered in-app messages) read no message. Other counts scan an index.
    */
   counters: CountBucket[] | undefined;
+  /** The record's place in its collection's list (`listRecipients`), given when it was created. */
+  listed: number | undefined;
 }
 
 const NO_EVENTS: readonly RunEvent[] = Object.freeze([]);
@@ -767,6 +769,29 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
   /** Recipient slots: users by id, every other collection by `keyOf`. */
   const userSlots = new Map<string, RecipientSlot>();
   const otherSlots = new Map<string, RecipientSlot>();
+  /** Each collection's recipients in creation order (`listRecipients`): places, and their slots. */
+  const listedIn = new Map<string, { index: SeqIndex; slots: Map<number, RecipientSlot> }>();
+  let listedSeq = 0;
+
+  function listRecipient(collection: string, slot: RecipientSlot): void {
+    let listed = listedIn.get(collection);
+    if (!listed) {
+      listed = { index: new SeqIndex(), slots: new Map() };
+      listedIn.set(collection, listed);
+    }
+    slot.listed = ++listedSeq;
+    listed.index.add(slot.listed);
+    listed.slots.set(slot.listed, slot);
+  }
+
+  function unlistRecipient(collection: string, slot: RecipientSlot): void {
+    const listed = listedIn.get(collection);
+    if (listed && slot.listed !== undefined) {
+      listed.index.delete(slot.listed);
+      listed.slots.delete(slot.listed);
+    }
+    slot.listed = undefined;
+  }
 
   function slotOf(collection: string, id: string): RecipientSlot | undefined {
     return collection === USERS_COLLECTION
@@ -784,7 +809,13 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     const slots = users ? userSlots : otherSlots;
     let slot = slots.get(key);
     if (slot === undefined) {
-      slot = { record: undefined, runs: undefined, messages: undefined, counters: undefined };
+      slot = {
+        record: undefined,
+        runs: undefined,
+        messages: undefined,
+        counters: undefined,
+        listed: undefined,
+      };
       slots.set(key, slot);
     }
     return slot;
@@ -1081,6 +1112,7 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         inserted_at: current?.inserted_at ?? now,
         updated_at: now,
       });
+      if (!current) listRecipient(key.collection, slot);
       slot.record = stored;
       return stored;
     },
@@ -1089,7 +1121,10 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
       const id = keyOf(key);
       const slot = slotOf(key.collection, key.id);
       const existed = slot?.record !== undefined;
-      if (slot) slot.record = undefined;
+      if (slot) {
+        slot.record = undefined;
+        unlistRecipient(key.collection, slot);
+      }
       const subscribers = subscribersOf.get(id);
       if (subscribers) {
         for (const seq of subscribers.index.toArray()) {
@@ -1105,6 +1140,16 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
         }
       }
       return existed;
+    },
+
+    listRecipients(collection, page) {
+      const listed = listedIn.get(collection);
+      return listPage(
+        listed?.index ?? new SeqIndex(),
+        "asc",
+        page,
+        (seq) => listed?.slots.get(seq)?.record,
+      );
     },
 
     setPreferenceSet(key, setId, set, now) {

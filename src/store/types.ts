@@ -352,6 +352,13 @@ export interface Store {
    */
   deleteRecipient(key: RecipientKey): MaybePromise<boolean>;
   /**
+   * The recipients of one collection (`$users` for users, `$tenants` for tenants), oldest first
+   * (in the order they were created; one deleted and created again comes last), one page at a
+   * time. Optional: `users.list`, `objects.list` and `tenants.list` need it, and say so when a
+   * store lacks it.
+   */
+  listRecipients?(collection: string, page: PageRequest): MaybePromise<PageResult<StoredRecipient>>;
+  /**
    * **Atomic.** Replaces one preference set of an existing recipient (`null` deletes it).
    * Returns the updated recipient, or null when the recipient does not exist.
    */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidParamsError, NotFoundError } from "../../src/index.js";
+import { InvalidParamsError, memoryStore, NotFoundError, type Store } from "../../src/index.js";
 import { createTestEngine } from "../../src/testing/index.js";
 import { emailWorkflow } from "./helpers.js";
 
@@ -172,6 +172,66 @@ describe("users, objects and tenants", () => {
     expect((await t.objects.listPreferences("teams", "core")).map((set) => set.categories)).toEqual(
       [{ ops: false }],
     );
+  });
+
+  it("lists users, a collection's objects and tenants, oldest first, paged", async () => {
+    const t = createTestEngine();
+    for (const id of ["zed", "ada", "bob"]) {
+      await t.users.update(id, { name: id.toUpperCase() });
+      await t.clock.advance("1m");
+    }
+    // Identified again: it keeps its place.
+    await t.users.update("zed", { plan: "pro" });
+    const users = await t.users.list();
+    expect(users.entries.map((u) => u.id)).toEqual(["zed", "ada", "bob"]);
+    expect(users.entries[0]).toMatchObject({ __typename: "User", name: "ZED", plan: "pro" });
+    expect(users.page_info).toEqual({
+      __typename: "PageInfo",
+      after: null,
+      before: null,
+      page_size: 50,
+    });
+    const first = await t.users.list({ page_size: 2 });
+    expect(first.entries.map((u) => u.id)).toEqual(["zed", "ada"]);
+    const next = await t.users.list({ page_size: 2, after: first.page_info.after });
+    expect(next.entries.map((u) => u.id)).toEqual(["bob"]);
+    expect(next.page_info.after).toBeNull();
+    await t.users.delete("ada");
+    expect((await t.users.list()).entries.map((u) => u.id)).toEqual(["zed", "bob"]);
+
+    await t.objects.set("teams", "core", { name: "Core" });
+    await t.objects.set("teams", "web", {});
+    await t.objects.set("projects", "p1", {});
+    const teams = await t.objects.list("teams");
+    expect(teams.entries.map((o) => [o.collection, o.id])).toEqual([
+      ["teams", "core"],
+      ["teams", "web"],
+    ]);
+    expect(teams.entries[0]).toMatchObject({ __typename: "Object", properties: { name: "Core" } });
+    await t.tenants.set("acme", { name: "Acme" });
+    expect((await t.tenants.list()).entries).toEqual([
+      expect.objectContaining({ __typename: "Tenant", id: "acme", name: "Acme" }),
+    ]);
+    // Tenants and users are not objects.
+    expect((await t.users.list()).entries.map((u) => u.id)).toEqual(["zed", "bob"]);
+
+    await expect(t.objects.list("$users")).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(t.users.list({ page_size: 0 })).rejects.toBeInstanceOf(InvalidParamsError);
+    const unsupported = await t.users
+      .list({ include: ["preferences"] } as never)
+      .catch((e: unknown) => e);
+    expect((unsupported as InvalidParamsError).errors).toEqual([
+      expect.objectContaining({ field: "include", type: "unsupported" }),
+    ]);
+  });
+
+  it("says what is missing when the store cannot list recipients", async () => {
+    const store = memoryStore();
+    const t = createTestEngine({ store: { ...store, listRecipients: undefined } as Store });
+    await expect(t.users.list()).rejects.toMatchObject({
+      code: "adapter_error",
+      message: expect.stringContaining("listRecipients"),
+    });
   });
 
   it("rejects bad ids and properties with a clear error", async () => {

@@ -10,6 +10,7 @@ import type {
   PageResult,
   RecipientKey,
   Store,
+  StoredRecipient,
   StoredSubscription,
 } from "../../store/types.js";
 import { USERS_COLLECTION } from "../../store/types.js";
@@ -495,6 +496,46 @@ export function testStore(
         expect((await store.getRecipient(user("u1")))?.preferences.t2).toEqual({
           channel_types: { email: false },
         });
+      });
+    });
+
+    describe("listing recipients (listRecipients)", () => {
+      it("lists one collection's recipients oldest first, paged both ways", async (context) => {
+        const list = store.listRecipients?.bind(store);
+        if (!list) return context.skip("the store has no listRecipients (an optional method)");
+        for (const [i, id] of ["u3", "u1", "u2", "u4", "u5"].entries())
+          await store.upsertRecipient(user(id), { properties: { n: i } }, at(i));
+        await store.upsertRecipient(object("teams", "t1"), {}, at(9));
+        // An update keeps the recipient's place.
+        await store.upsertRecipient(user("u3"), { properties: { n: 10 } }, at(10));
+        const ids = (page: { items: StoredRecipient[] }) => page.items.map((r) => r.id);
+        const all = await list(USERS_COLLECTION, { limit: 10 });
+        expect(ids(all)).toEqual(["u3", "u1", "u2", "u4", "u5"]);
+        expect(all.items[0]?.properties).toEqual({ n: 10 });
+        expect(all.after).toBeNull();
+        expect(all.before).toBeNull();
+        const first = await list(USERS_COLLECTION, { limit: 2 });
+        expect(ids(first)).toEqual(["u3", "u1"]);
+        expect(first.before).toBeNull();
+        const second = await list(USERS_COLLECTION, { limit: 2, after: first.after });
+        expect(ids(second)).toEqual(["u2", "u4"]);
+        const back = await list(USERS_COLLECTION, { limit: 2, before: second.before });
+        expect(ids(back)).toEqual(["u3", "u1"]);
+        expect(ids(await list("teams", { limit: 10 }))).toEqual(["t1"]);
+        expect((await list("nothing", { limit: 10 })).items).toEqual([]);
+      });
+
+      it("leaves a deleted recipient out, and lists one created again last", async (context) => {
+        const list = store.listRecipients?.bind(store);
+        if (!list) return context.skip("the store has no listRecipients (an optional method)");
+        for (const [i, id] of ["a", "b", "c"].entries())
+          await store.upsertRecipient(user(id), {}, at(i));
+        await store.deleteRecipient(user("a"));
+        const ids = async () =>
+          (await list(USERS_COLLECTION, { limit: 10 })).items.map((r) => r.id);
+        expect(await ids()).toEqual(["b", "c"]);
+        await store.upsertRecipient(user("a"), {}, at(5));
+        expect(await ids()).toEqual(["b", "c", "a"]);
       });
     });
 
