@@ -22,6 +22,7 @@ export type {
   ConditionScope,
   FailedCondition,
 } from "./conditions/types.js";
+export type { BulkOperation, BulkOperationErrorItem } from "./engine/bulk.js";
 export type { CancelParams } from "./engine/cancel.js";
 export {
   createEngine,

@@ -23,6 +23,7 @@ import { memoryStore } from "../store/memory.js";
 import type { AnyTriggerData, TriggerData } from "../workflows/define-workflow.js";
 import { WorkflowRegistry } from "../workflows/registry.js";
 import type { ChannelType, Workflow, WorkflowInput } from "../workflows/types.js";
+import { BulkLedger } from "./bulk.js";
 import { type CancelParams, cancelWorkflow } from "./cancel.js";
 import { type EngineContext, WORKFLOW_RUNS_KEPT } from "./context.js";
 import { SafeEmitter } from "./emitter.js";
@@ -30,6 +31,7 @@ import type { EngineEventName, EngineEvents } from "./events.js";
 import { explainRun } from "./explain.js";
 import { processFanout } from "./fanout.js";
 import {
+  bulkOperationsNamespace,
   messagesNamespace,
   objectsNamespace,
   runsNamespace,
@@ -157,6 +159,8 @@ export interface Engine<TWorkflows extends object = NoKnownWorkflows> {
   readonly schedules: ReturnType<typeof schedulesNamespace>;
   /** Sources: events from other systems mapped to workflow triggers and cancellations. */
   readonly sources: ReturnType<typeof sourcesNamespace>;
+  /** The bulk operations (`users.bulk.*`, `objects.bulk.*`, `tenants.bulk.*`) this engine ran lately. */
+  readonly bulkOperations: ReturnType<typeof bulkOperationsNamespace>;
   /** Listens to an event (see {@link EngineEvents}); a listener that throws is reported as `error`. */
   on<E extends EngineEventName>(event: E, listener: (...args: EngineEvents[E]) => unknown): this;
   /** Listens to the next occurrence of an event only. */
@@ -256,6 +260,7 @@ export class CrierEngine implements Engine {
   readonly workflowRecipientRuns: ReturnType<typeof runsNamespace>;
   readonly schedules: ReturnType<typeof schedulesNamespace>;
   readonly sources: ReturnType<typeof sourcesNamespace>;
+  readonly bulkOperations: ReturnType<typeof bulkOperationsNamespace>;
   /** @internal */
   readonly context: EngineContext;
 
@@ -393,9 +398,11 @@ export class CrierEngine implements Engine {
         triggerWorkflow(ctx, registry, key, params, triggerOptions),
       cancel: (key, params) => cancelWorkflow(ctx, key, params),
     };
-    this.users = usersNamespace(ctx, registry);
-    this.objects = objectsNamespace(ctx);
-    this.tenants = tenantsNamespace(ctx);
+    const ledger = new BulkLedger(ctx);
+    this.users = usersNamespace(ctx, registry, ledger);
+    this.objects = objectsNamespace(ctx, ledger);
+    this.tenants = tenantsNamespace(ctx, ledger);
+    this.bulkOperations = bulkOperationsNamespace(ledger);
     this.messages = messagesNamespace(ctx, registry);
     this.workflowRecipientRuns = runsNamespace(ctx);
     this.schedules = schedulesNamespace(ctx, registry);

@@ -62,6 +62,7 @@ import {
 import type { WorkflowRegistry } from "../workflows/registry.js";
 import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
+import { type BulkLedger, type BulkOperation, bulkList, itemId, notAnItem } from "./bulk.js";
 import { type EngineContext, nowIso } from "./context.js";
 import type { RequestOptions } from "./request-options.js";
 import { listSchedules, type UserScheduleListParams } from "./schedules.js";
@@ -345,14 +346,14 @@ async function listMessages(
 }
 
 /** @internal `engine.users`. */
-export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
+export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry, ledger: BulkLedger) {
   const data = channelData(ctx);
   const prefs = preferences(ctx);
   const userKey = (id: unknown): RecipientKey => ({
     collection: USERS_COLLECTION,
     id: requireId(id, "id", "a user id"),
   });
-  return {
+  const api = {
     /** Replaces the user's preference set `setId` (`default`, or a tenant id); `__persistence_strategy__: "merge"` merges instead. */
     async setPreferences(
       id: string,
@@ -480,10 +481,74 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry) {
       return listSchedules(ctx, filter, params ?? undefined);
     },
   };
+  return Object.assign(api, {
+    /** Knock's bulk user operations: each runs to the end before it returns (see {@link BulkOperation}). */
+    bulk: {
+      /** Identifies up to 1,000 users (`{ users: [{ id, ...properties }] }`). */
+      async identify(
+        params: { users: Array<{ id: string } & UserProperties> },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const users = bulkList(params, "users", "users.bulk.identify", "users");
+        return ledger.run(
+          "users.identify",
+          users.map((user) => ({
+            id: itemId(user),
+            apply: isPlainObject(user)
+              ? () => {
+                  const { id, ...props } = user;
+                  return api.update(id as string, props as UserProperties);
+                }
+              : notAnItem("a user", user),
+          })),
+        );
+      },
+      /** Deletes up to 1,000 users (`{ user_ids }`). */
+      async delete(
+        params: { user_ids: string[] },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const ids = bulkList(params, "user_ids", "users.bulk.delete", "user ids");
+        return ledger.run(
+          "users.delete",
+          ids.map((id) => ({ id: itemId(id), apply: () => api.delete(id as string) })),
+        );
+      },
+      /**
+       * Replaces one preference set (`preferences.id`, default `default`) of up to 1,000 users
+       * (`{ user_ids, preferences }`).
+       */
+      async setPreferences(
+        params: { user_ids: string[]; preferences: PreferenceSetRequest & { id?: string } },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const ids = bulkList(params, "user_ids", "users.bulk.setPreferences", "user ids");
+        const given = (params as { preferences?: unknown }).preferences;
+        if (!isPlainObject(given)) {
+          invalid("Invalid users.bulk.setPreferences parameters:", [
+            {
+              field: "preferences",
+              type: "type",
+              message: `expected a preference set, received ${describe(given)}`,
+            },
+          ]);
+        }
+        const { id: setId = "default", ...set } = given;
+        return ledger.run(
+          "users.set_preferences",
+          ids.map((id) => ({
+            id: itemId(id),
+            apply: () =>
+              api.setPreferences(id as string, setId as string, set as PreferenceSetRequest),
+          })),
+        );
+      },
+    },
+  });
 }
 
 /** @internal `engine.objects`. */
-export function objectsNamespace(ctx: EngineContext) {
+export function objectsNamespace(ctx: EngineContext, ledger: BulkLedger) {
   const data = channelData(ctx);
   const prefs = preferences(ctx);
   const objectKey = (
@@ -521,7 +586,7 @@ export function objectsNamespace(ctx: EngineContext) {
     if (issues.length > 0) invalid("Invalid subscription recipients:", issues);
     return normalized as NormalizedRecipient[];
   };
-  return {
+  const api = {
     /** Every object of the collection, oldest first (in the order they were set), a page at a time. */
     async list(
       collection: string,
@@ -711,6 +776,90 @@ export function objectsNamespace(ctx: EngineContext) {
       return listMessages(ctx, { recipient: objectKey(collection, id) }, params);
     },
   };
+  return Object.assign(api, {
+    /** Knock's bulk object operations: each runs to the end before it returns (see {@link BulkOperation}). */
+    bulk: {
+      /** Sets (creates or deep-merges) up to 1,000 objects of the collection (`{ objects: [{ id, ...properties }] }`). */
+      async set(
+        collection: string,
+        params: { objects: Array<{ id: string } & Record<string, unknown>> },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const checked = objectKey(collection, null, "Invalid collection:").collection;
+        const objects = bulkList(params, "objects", "objects.bulk.set", "objects");
+        return ledger.run(
+          "objects.set",
+          objects.map((object) => ({
+            id: itemId(object),
+            collection: checked,
+            apply: isPlainObject(object)
+              ? () => {
+                  const { id, ...props } = object;
+                  return api.set(checked, id as string, props);
+                }
+              : notAnItem("an object", object),
+          })),
+        );
+      },
+      /** Deletes up to 1,000 objects of the collection (`{ object_ids }`). */
+      async delete(
+        collection: string,
+        params: { object_ids: string[] },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const checked = objectKey(collection, null, "Invalid collection:").collection;
+        const ids = bulkList(params, "object_ids", "objects.bulk.delete", "object ids");
+        return ledger.run(
+          "objects.delete",
+          ids.map((id) => ({
+            id: itemId(id),
+            collection: checked,
+            apply: () => api.delete(checked, id as string),
+          })),
+        );
+      },
+      /**
+       * Subscribes recipients to up to 1,000 objects of the collection (`{ subscriptions: [{ id,
+       * recipients, properties? }] }`, `id` the object's); an existing subscription is updated.
+       */
+      async addSubscriptions(
+        collection: string,
+        params: {
+          subscriptions: Array<{
+            id: string;
+            recipients: RecipientRequest[];
+            properties?: Record<string, unknown> | null;
+          }>;
+        },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const checked = objectKey(collection, null, "Invalid collection:").collection;
+        const subscriptions = bulkList(
+          params,
+          "subscriptions",
+          "objects.bulk.addSubscriptions",
+          "subscriptions",
+        );
+        return ledger.run(
+          "objects.add_subscriptions",
+          subscriptions.map((subscription) => ({
+            id: itemId(subscription),
+            collection: checked,
+            apply: isPlainObject(subscription)
+              ? () => {
+                  const { id, ...body } = subscription;
+                  return api.addSubscriptions(
+                    checked,
+                    id as string,
+                    body as { recipients: RecipientRequest[] },
+                  );
+                }
+              : notAnItem("a subscription", subscription),
+          })),
+        );
+      },
+    },
+  });
 }
 
 /** Parameters of `tenants.get`, and of `tenants.set` beside the tenant's properties. */
@@ -734,7 +883,7 @@ function resolveFlag(value: unknown, issues: ValidationIssue[]): boolean {
 }
 
 /** @internal `engine.tenants`. */
-export function tenantsNamespace(ctx: EngineContext) {
+export function tenantsNamespace(ctx: EngineContext, ledger: BulkLedger) {
   const tenantKey = (id: unknown): RecipientKey => ({
     collection: TENANTS_COLLECTION,
     id: requireId(id, "id", "a tenant id"),
@@ -751,7 +900,7 @@ export function tenantsNamespace(ctx: EngineContext) {
     };
     return cloneJson({ ...tenant, settings });
   };
-  return {
+  const api = {
     /** Every tenant, oldest first (in the order they were set), a page at a time. */
     async list(
       params?: RecipientListParams | null,
@@ -811,6 +960,41 @@ export function tenantsNamespace(ctx: EngineContext) {
       await ctx.store.deleteRecipient(tenantKey(id));
     },
   };
+  return Object.assign(api, {
+    /** Knock's bulk tenant operations: each runs to the end before it returns (see {@link BulkOperation}). */
+    bulk: {
+      /** Sets (creates or deep-merges) up to 1,000 tenants (`{ tenants: [{ id, ...properties }] }`). */
+      async set(
+        params: { tenants: Array<TenantRequest> },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const tenants = bulkList(params, "tenants", "tenants.bulk.set", "tenants");
+        return ledger.run(
+          "tenants.set",
+          tenants.map((tenant) => ({
+            id: itemId(tenant),
+            apply: isPlainObject(tenant)
+              ? () => {
+                  const { id, ...props } = tenant;
+                  return api.set(id as string, props as Omit<TenantRequest, "id">);
+                }
+              : notAnItem("a tenant", tenant),
+          })),
+        );
+      },
+      /** Deletes up to 1,000 tenants (`{ tenant_ids }`). */
+      async delete(
+        params: { tenant_ids: string[] },
+        _options?: RequestOptions,
+      ): Promise<BulkOperation> {
+        const ids = bulkList(params, "tenant_ids", "tenants.bulk.delete", "tenant ids");
+        return ledger.run(
+          "tenants.delete",
+          ids.map((id) => ({ id: itemId(id), apply: () => api.delete(id as string) })),
+        );
+      },
+    },
+  });
 }
 
 /** @internal `engine.messages`: listing, reading, and engagement (`markAsSeen`…, `batch.*`). */
@@ -866,6 +1050,19 @@ export function runsNamespace(ctx: EngineContext) {
       if (!run) throw new NotFoundError("workflow recipient run", id);
       const events = await ctx.store.getRunEvents(id);
       return { ...cloneJson(run), events: cloneJson(events) };
+    },
+  };
+}
+
+/** @internal `engine.bulkOperations`: the bulk operations this engine ran lately. */
+export function bulkOperationsNamespace(ledger: BulkLedger) {
+  return {
+    /**
+     * A bulk operation this engine ran (one of its last 1,000, in this process); throws
+     * NotFoundError otherwise.
+     */
+    async get(id: string, _options?: RequestOptions): Promise<BulkOperation> {
+      return ledger.get(id);
     },
   };
 }

@@ -18,4 +18,5 @@ export async function importEngineTests(): Promise<void> {
   await import("../engine/sources.test.js");
   await import("../engine/windows.test.js");
   await import("../engine/invariants.test.js");
+  await import("../engine/bulk.test.js");
 }
