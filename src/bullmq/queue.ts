@@ -394,17 +394,22 @@ class BullmqQueue implements Queue {
    */
   async #armStored(queue: BullQueue): Promise<void> {
     if (this.#clock === systemClock) return;
+    // Every page is read before any job is promoted: a promotion takes its job out of the delayed
+    // set, which would shift the offsets of the pages still to read.
     const PAGE = 500;
+    const due: Array<{ id: string; runAt: number }> = [];
     for (let start = 0; ; start += PAGE) {
       const jobs = await queue.getJobs(["delayed"], start, start + PAGE - 1, true);
       for (const job of jobs) {
         const runAt = Date.parse(String((job.data as Record<string, unknown>)?.[RUN_AT_KEY]));
-        if (!Number.isFinite(runAt) || job.id === undefined) continue;
-        const delay = runAt - this.#clock.now().getTime();
-        if (delay > 0) this.#armVirtual(job.id, delay);
-        else if (!this.#timers.has(job.id)) this.#startPromotion(job.id);
+        if (Number.isFinite(runAt) && job.id !== undefined) due.push({ id: job.id, runAt });
       }
-      if (jobs.length < PAGE) return;
+      if (jobs.length < PAGE) break;
+    }
+    for (const { id, runAt } of due) {
+      const delay = runAt - this.#clock.now().getTime();
+      if (delay > 0) this.#armVirtual(id, delay);
+      else if (!this.#timers.has(id)) this.#startPromotion(id);
     }
   }
 

@@ -459,7 +459,7 @@ export async function processScheduleFire(ctx: EngineContext, job: JobData): Pro
         cancellation_key: schedule.id,
       },
       { idempotencyKey: `schedule:${schedule.id}:${occurrence}` },
-      { type: "schedule", schedule_id: schedule.id },
+      { type: "schedule", schedule_id: schedule.id, occurrence },
     );
   } catch (error) {
     // A workflow that is inactive, missing, or now rejects the data skips this occurrence only;
@@ -518,13 +518,33 @@ export async function processScheduleFire(ctx: EngineContext, job: JobData): Pro
   }
 }
 
-/** @internal The schedule of a schedule-triggered run, as `recipient.schedule` shows it. */
+/**
+ * @internal The schedule of a schedule-triggered run, as `recipient.schedule` shows it: as it is
+ * once `occurrence` (the one that started the run) fired. The fire job triggers the workflow and
+ * then writes the schedule; a run that reads it in between (a queue that runs jobs at once) sees
+ * it as that write will leave it, so `last_occurrence_at` is its own occurrence either way.
+ */
 export async function scheduleScope(
   ctx: EngineContext,
   scheduleId: string,
+  occurrence: string | undefined,
+  recipient: StoredRecipient | null,
 ): Promise<Record<string, unknown> | null> {
-  const [stored] = await ctx.store.getSchedules([scheduleId]);
+  let [stored] = await ctx.store.getSchedules([scheduleId]);
   if (!stored) return null;
+  if (occurrence !== undefined && stored.next_occurrence_at === occurrence) {
+    const after = new Date(Math.max(Date.parse(occurrence), ctx.clock.now().getTime()));
+    const next = nextScheduleOccurrence(
+      { ...stored, last_occurrence_at: occurrence },
+      timeZoneOf(ctx, recipient),
+      after,
+    );
+    stored = {
+      ...stored,
+      last_occurrence_at: occurrence,
+      next_occurrence_at: next?.toISOString() ?? null,
+    };
+  }
   return toSchedule(
     stored,
     stubRecipient(stored.recipient),

@@ -111,7 +111,9 @@ export async function triggerWorkflow(
     const dataIssues = compiled.validateData(valid.data);
     issues.push(...dataIssues);
     // A recipient's run gets its `$trigger_data` merged over `data`: that merge must pass too.
-    if (dataIssues.length === 0) issues.push(...triggerDataIssues(valid, compiled.validateData));
+    // Checked once everything else passed: `valid.recipients` then holds every recipient, so
+    // their indexes are the request's.
+    if (issues.length === 0) issues.push(...triggerDataIssues(valid, compiled.validateData));
   }
   const idempotencyKey = options?.idempotencyKey;
   if (

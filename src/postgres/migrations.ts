@@ -250,9 +250,19 @@ CREATE TABLE ${s}.sources (
     version: 3,
     name: "recipients listed in creation order",
     // seq orders a collection's recipients for listRecipients: oldest first, stable (a recipient
-    // deleted and created again gets a new one). Rows already there are numbered as found.
+    // deleted and created again gets a new one). Rows already there are numbered in the order
+    // they were created (inserted_at), then the column becomes an identity that goes on from
+    // there. The table is rewritten once, under its lock, while this runs.
     sql: (s) => `
-ALTER TABLE ${s}.recipients ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE ${s}.recipients ADD COLUMN seq bigint;
+UPDATE ${s}.recipients AS r SET seq = numbered.n
+  FROM (SELECT collection, id, row_number() OVER (ORDER BY inserted_at, collection, id) AS n
+        FROM ${s}.recipients) AS numbered
+  WHERE r.collection = numbered.collection AND r.id = numbered.id;
+ALTER TABLE ${s}.recipients ALTER COLUMN seq SET NOT NULL;
+ALTER TABLE ${s}.recipients ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY;
+SELECT setval(pg_get_serial_sequence('${s}.recipients', 'seq'),
+              coalesce((SELECT max(seq) FROM ${s}.recipients), 0) + 1, false);
 CREATE INDEX recipients_by_collection ON ${s}.recipients (collection, seq);
 `,
   },

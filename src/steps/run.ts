@@ -280,7 +280,12 @@ async function executeRun(
     state.recipientScope = { ...state.recipientScope, subscription: run.subscription };
   const scheduleId = run.trigger_source.schedule_id;
   if (run.trigger_source.type === "schedule" && scheduleId) {
-    const schedule = await scheduleScope(ctx, scheduleId);
+    const schedule = await scheduleScope(
+      ctx,
+      scheduleId,
+      run.trigger_source.occurrence,
+      recipient ?? null,
+    );
     if (schedule) state.recipientScope = { ...state.recipientScope, schedule };
   }
 

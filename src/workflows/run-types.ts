@@ -12,8 +12,10 @@ export type RunStatus = "queued" | "processing" | "paused" | "completed" | "canc
 export interface TriggerSource {
   type: "api" | "schedule" | "workflow_step" | "integration" | "broadcast" | "audience";
   cancellation_key?: string | null;
-  /** For `schedule`: the schedule that fired. */
+  /** For `schedule`: the schedule that fired… */
   schedule_id?: string;
+  /** …and the occurrence (ISO time) that fired. */
+  occurrence?: string;
   /** For `integration`: the source key of `sources.receive`… */
   source_key?: string;
   /** …and the event name that was received. */

@@ -2,7 +2,7 @@ import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { CrierError, InvalidParamsError } from "../../src/errors.js";
 import { type PgPoolLike, postgresStore } from "../../src/postgres/index.js";
-import { LATEST_VERSION } from "../../src/postgres/migrations.js";
+import { LATEST_VERSION, MIGRATIONS } from "../../src/postgres/migrations.js";
 import { USERS_COLLECTION } from "../../src/store/types.js";
 import {
   at,
@@ -28,6 +28,40 @@ describe("postgresStore", () => {
     expect(rows.map((row) => row.version)).toEqual(
       Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
     );
+  });
+
+  it("numbers the recipients of a version-2 schema in the order they were created (migration 3)", async () => {
+    const schema = schemaName("v2");
+    const s = `"${schema}"`;
+    // A schema as crier left it before migration 3, with recipients whose rows are not in
+    // creation order on disk (u1 was updated after u2 was created).
+    await pool.query(`CREATE SCHEMA ${s}`);
+    await pool.query(
+      `CREATE TABLE ${s}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    for (const migration of MIGRATIONS.filter((m) => m.version <= 2)) {
+      await pool.query(migration.sql(s));
+      await pool.query(`INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+    }
+    const insert = (id: string, insertedAt: string) =>
+      pool.query(
+        `INSERT INTO ${s}.recipients (collection, id, properties, channel_data, preferences, inserted_at, updated_at)
+         VALUES ('$users', $1, '{}', '{}', '{}', $2, $2)`,
+        [id, insertedAt],
+      );
+    await insert("u1", at(1));
+    await insert("u2", at(2));
+    await pool.query(`UPDATE ${s}.recipients SET updated_at = $1 WHERE id = 'u1'`, [at(3)]);
+    const store = postgresStore({ pool, schema });
+    const listed = await store.listRecipients?.(USERS_COLLECTION, { limit: 10 });
+    expect(listed?.items.map((r) => r.id)).toEqual(["u1", "u2"]);
+    // New recipients come after them.
+    await store.upsertRecipient({ collection: USERS_COLLECTION, id: "u0" }, {}, at(4));
+    const after = await store.listRecipients?.(USERS_COLLECTION, { limit: 10 });
+    expect(after?.items.map((r) => r.id)).toEqual(["u1", "u2", "u0"]);
   });
 
   it("migrates once when eight processes' stores start on one new schema at once", async () => {

@@ -114,4 +114,40 @@ describe.each(backends)("a durable test engine restarted, BullMQ on %s", (_name,
       await queue.close();
     }
   });
+
+  it("promotes every stored delayed job that is due when the queue starts, however many", async () => {
+    // More than one page of delayed jobs (500 a page), all due by the time the second queue starts:
+    // promoting them as the pages are read would shift the later pages and skip some.
+    const options = { ...backend(), name: uniqueName("q") };
+    const first = bullmqQueue(options);
+    await first.start({
+      clock: createTestClock("2026-01-01T00:00:00Z"),
+      handler: async () => {},
+      onFailed: () => {},
+    });
+    const jobs = Array.from({ length: 1200 }, (_, i) => ({
+      name: "later",
+      id: `later:${i}`,
+      data: { i },
+      runAt: new Date("2026-01-01T01:00:00Z"),
+    }));
+    await first.addBulk(jobs);
+    await first.close();
+
+    const seen = new Set<number>();
+    const second = bullmqQueue(options);
+    await second.start({
+      clock: createTestClock("2026-01-01T02:00:00Z"),
+      handler: async (job) => {
+        seen.add(Number(job.data.i));
+      },
+      onFailed: () => {},
+    });
+    try {
+      await second.idle();
+      expect(seen.size).toBe(1200);
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
 });

@@ -3,10 +3,12 @@ import {
   InvalidParamsError,
   type JobInput,
   memoryQueue,
+  memoryStore,
   NotFoundError,
   type Queue,
   type ScheduleFiredEvent,
   type ScheduleSkippedEvent,
+  type Store,
   type WorkflowInput,
   WorkflowNotFoundError,
 } from "../../src/index.js";
@@ -418,6 +420,52 @@ describe("schedules.list, users.listSchedules and objects.listSchedules", () => 
       (await t.objects.listSchedules("teams", "core", { workflow: "weekly" })).entries,
     ).toHaveLength(1);
     expect((await t.objects.listSchedules("teams", "other")).entries).toEqual([]);
+  });
+});
+
+describe("recipient.schedule in a schedule's run", () => {
+  it("shows the schedule as its occurrence left it, even when the run reads it before the fire job writes it", async () => {
+    // The store holds the schedule write back until the occurrence's run has completed, as a
+    // queue that runs jobs at once (BullMQ) may: the run reads the schedule first.
+    const store = memoryStore();
+    let ranRun: () => void = () => {};
+    const runDone = new Promise<void>((resolve) => {
+      ranRun = resolve;
+    });
+    const slow: Store = {
+      ...store,
+      updateSchedule: async (...args: Parameters<Store["updateSchedule"]>) => {
+        await runDone;
+        return store.updateSchedule(...args);
+      },
+    };
+    const hourly: WorkflowInput = {
+      key: "hourly",
+      steps: [
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "email",
+          template: {
+            subject:
+              "{{ recipient.schedule.last_occurrence_at }} then {{ recipient.schedule.next_occurrence_at }}",
+          },
+        },
+      ],
+    };
+    const { t } = engine({ store: slow, workflows: [hourly] });
+    t.on("run.completed", () => ranRun());
+    await t.schedules.create({
+      workflow: "hourly",
+      recipients: [{ id: "u1", email: "u1@example.com" }],
+      repeats: [{ frequency: "hourly" }],
+    });
+    await t.clock.advance("1h");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual([
+      "2026-01-01T01:00:00.000Z then 2026-01-01T02:00:00.000Z",
+    ]);
+    const [stored] = (await t.users.listSchedules("u1")).entries;
+    expect(stored?.last_occurrence_at).toBe("2026-01-01T01:00:00.000Z");
   });
 });
 
