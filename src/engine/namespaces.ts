@@ -241,9 +241,15 @@ function channelData(ctx: EngineContext) {
      */
     async unset(key: RecipientKey, channelKey: unknown): Promise<void> {
       const channel = requireId(channelKey, "channelKey", "a channel key");
+      const patch = { channel_data: { [channel]: null } };
+      // Update-only where the store can: a recipient deleted meanwhile stays deleted.
+      if (ctx.store.updateRecipient) {
+        await ctx.store.updateRecipient(key, patch, nowIso(ctx));
+        return;
+      }
       const stored = await ctx.store.getRecipient(key);
       if (!stored || !Object.hasOwn(stored.channel_data, channel)) return;
-      await ctx.store.upsertRecipient(key, { channel_data: { [channel]: null } }, nowIso(ctx));
+      await ctx.store.upsertRecipient(key, patch, nowIso(ctx));
     },
     async get(key: RecipientKey, channelKey: unknown): Promise<ChannelData> {
       const channel = requireId(channelKey, "channelKey", "a channel key");

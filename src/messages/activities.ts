@@ -13,7 +13,7 @@ import { checkId, keyToRef } from "../recipients/identify.js";
 import type { RecipientReference } from "../recipients/types.js";
 import { batchView } from "../steps/batch.js";
 import type { BatchItem, StoredBatch } from "../store/types.js";
-import type { CompiledWorkflow } from "../workflows/compile.js";
+import type { CompiledWorkflow, Instruction } from "../workflows/compile.js";
 import type { WorkflowRegistry } from "../workflows/registry.js";
 import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
 import type { Message } from "./types.js";
@@ -53,8 +53,12 @@ export interface MessageActivities {
   total_actors: number;
 }
 
-/** The batch (closed) that was in effect when the run created the message, from its log. */
-function batchOfMessage(log: readonly RunEvent[], messageId: string): string | null {
+/**
+ * The batch in effect when the run created the message, from the run's log: the last batch the
+ * run continued with (`batch_closed`) before its `message_created` entry. Undefined when the log
+ * has no such entry yet (a run writes its log when it parks or ends, after its messages).
+ */
+function batchInLog(log: readonly RunEvent[], messageId: string): string | null | undefined {
   let current: string | null = null;
   for (const entry of log) {
     if (entry.event === "batch_closed" && typeof entry.data.batch_id === "string")
@@ -62,7 +66,7 @@ function batchOfMessage(log: readonly RunEvent[], messageId: string): string | n
     else if (entry.event === "message_created" && entry.data.message_id === messageId)
       return current;
   }
-  return null;
+  return undefined;
 }
 
 function itemActivity(item: BatchItem, recipient: RecipientReference): Activity {
@@ -105,15 +109,43 @@ async function compiledOf(
       registry.cached(run.workflow, run.workflow_version) ??
       (await registry.compiled(run.workflow, run.workflow_version))
     );
-  } catch {
-    // The version is gone (a deleted workflow): the batch step's defaults apply.
-    return null;
+  } catch (error) {
+    // The version is gone (a deleted workflow): the batch step's defaults apply. A store that
+    // fails is an error.
+    if (error instanceof NotFoundError) return null;
+    throw error;
   }
 }
 
 /**
- * @internal The activities of each of `messages` (stored messages), reading their runs in one
- * call and, for runs that went through a batch, the run's log and the batch.
+ * Which batch (if any) a message of `run` was made with. A run that never reached a batch step
+ * has none. With one batch step in the workflow, a message whose step comes after it was made
+ * with the run's batch (steps only jump forward, and the run waits at the batch step until the
+ * batch closes), with no read of the log. With several, the run's log says which, and a message
+ * not in the log yet was made by the run's current job, with the run's batch.
+ */
+async function batchIdOf(
+  message: Message,
+  run: WorkflowRecipientRun,
+  compiled: CompiledWorkflow | null,
+  readLog: (runId: string) => Promise<readonly RunEvent[]>,
+): Promise<string | null> {
+  if (!run.batch_id) return null;
+  if (compiled) {
+    const batchSteps = compiled.program.filter((instruction) => instruction.type === "batch");
+    const step = compiled.byRef.get(message.source.step_ref);
+    if (batchSteps.length === 1 && step) {
+      return step.index > (batchSteps[0] as Instruction).index ? run.batch_id : null;
+    }
+  }
+  const found = batchInLog(await readLog(run.id), message.id);
+  return found === undefined ? run.batch_id : found;
+}
+
+/**
+ * @internal The activities of each of `messages` (stored messages). Reads their runs in one call,
+ * and each batch once (its step's settings from the run's workflow version); a run's log only
+ * for a workflow with several batch steps.
  */
 export async function activitiesOf(
   ctx: EngineContext,
@@ -126,17 +158,21 @@ export async function activitiesOf(
     : await Promise.all(runIds.map((id) => ctx.store.getRecipientRun(id)));
   const runs = new Map(runIds.map((id, i) => [id, read[i] ?? null]));
   const logs = new Map<string, Promise<readonly RunEvent[]>>();
+  const readLog = (runId: string) => {
+    let log = logs.get(runId);
+    if (!log) {
+      log = Promise.resolve(ctx.store.getRunEvents(runId));
+      logs.set(runId, log);
+    }
+    return log;
+  };
   const batches = new Map<string, Promise<StoredBatch | null>>();
   return Promise.all(
     messages.map(async (message): Promise<MessageActivities> => {
       const run = runs.get(message.source.workflow_recipient_run_id) ?? null;
       if (!run?.batch_id) return singleActivity(message, run);
-      let log = logs.get(run.id);
-      if (!log) {
-        log = Promise.resolve(ctx.store.getRunEvents(run.id));
-        logs.set(run.id, log);
-      }
-      const batchId = batchOfMessage(await log, message.id);
+      const compiled = await compiledOf(registry, run);
+      const batchId = await batchIdOf(message, run, compiled, readLog);
       if (!batchId) return singleActivity(message, run);
       let pending = batches.get(batchId);
       if (!pending) {
@@ -145,7 +181,7 @@ export async function activitiesOf(
       }
       const batch = await pending;
       if (batch?.status !== "closed") return singleActivity(message, run);
-      const view = batchView(batch, await compiledOf(registry, run));
+      const view = batchView(batch, compiled);
       return {
         shown: view.shown.map((item) => itemActivity(item, message.recipient)),
         all: batch.items.map((item) => itemActivity(item, message.recipient)),

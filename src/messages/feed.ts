@@ -41,8 +41,9 @@ export interface FeedListParams extends PageParams {
   inserted_at?: { gt?: string; gte?: string; lt?: string; lte?: string };
   /**
    * Comma-separated item fields to leave out of `entries` (e.g. `"data,blocks"`): any of
-   * `blocks`, `content`, `data`, `metadata`, `source`, `actors`, `activities` (left out, they are
-   * not read: a batched message's activities take a read of its run's log and of its batch).
+   * `blocks`, `content`, `data`, `metadata`, `source`, `actors`, `activities` (which also leaves
+   * out `total_activities` and `total_actors`: none of them is read, where a batched message's
+   * take a read of its batch).
    */
   exclude?: string;
   /** Knock's `trigger_data` filter. Not supported by crier: rejected with an `InvalidParamsError`. */
@@ -254,6 +255,11 @@ export async function listFeedItems(
     entries: page.items.map((message, i) => {
       const item = toFeedItem(message, activities?.[i] ?? null);
       for (const name of excluded) delete (item as unknown as Record<string, unknown>)[name];
+      if (!activities) {
+        // Not read: the totals are left out with the activities rather than shown wrong.
+        delete (item as Partial<FeedItem>).total_activities;
+        delete (item as Partial<FeedItem>).total_actors;
+      }
       return item;
     }),
     meta: {

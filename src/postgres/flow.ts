@@ -5,7 +5,8 @@
  *   appends with one key run one at a time in every process (a partial unique index on open
  *   batches is the safety net). The decision itself is the same pure function of (open batch,
  *   append) as the memory store's.
- * - `countThrottle` and `closeBatch` are single statements.
+ * - `countThrottle` and `closeBatch` are single statements; concurrent `getBatch` reads are
+ *   grouped into one ({@link Group}).
  */
 
 import { planAppend, planRemoval } from "../store/batches.js";
@@ -18,6 +19,7 @@ import type {
 } from "../store/types.js";
 import type { WorkflowRecipientRun } from "../workflows/run-types.js";
 import type { Db } from "./db.js";
+import { Group } from "./group.js";
 import { listPage } from "./paging.js";
 import { filterTime } from "./runs.js";
 
@@ -38,6 +40,17 @@ export function flowMethods(db: Db): FlowMethods & Pick<Store, "listRunsByCancel
   const T = `${db.s}.throttles`;
   const C = `${db.s}.cancellations`;
   const RR = `${db.s}.recipient_runs`;
+  /** Reads by id: every concurrent `getBatch` (a feed page's digests) in one `id = ANY(…)`. */
+  const batchReads = new Group<string, StoredBatch | null>({
+    async run(ids) {
+      const rows = await db.query<{ doc: StoredBatch }>(
+        `SELECT doc FROM ${B} WHERE id = ANY($1::text[])`,
+        [[...new Set(ids)]],
+      );
+      const found = new Map(rows.map((row) => [row.doc.id, row.doc]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+  });
   return {
     appendToBatch(input, now) {
       return db.tx(async (q) => {
@@ -61,9 +74,8 @@ export function flowMethods(db: Db): FlowMethods & Pick<Store, "listRunsByCancel
       });
     },
 
-    async getBatch(id) {
-      const rows = await db.query<{ doc: StoredBatch }>(`SELECT doc FROM ${B} WHERE id = $1`, [id]);
-      return rows[0]?.doc ?? null;
+    getBatch(id) {
+      return batchReads.call(id);
     },
 
     async closeBatch(id, now, force = false) {

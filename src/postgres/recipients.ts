@@ -23,6 +23,7 @@ type RecipientMethods = Pick<
   | "getRecipient"
   | "getRecipients"
   | "upsertRecipient"
+  | "updateRecipient"
   | "deleteRecipient"
   | "setPreferenceSet"
   | "upsertSubscriptions"
@@ -168,6 +169,30 @@ export function recipientMethods(db: Db): RecipientMethods {
         ],
       );
       return toRecipient(rows[0]!);
+    },
+
+    async updateRecipient(key, patch, now) {
+      const rows = await db.query<RecipientRow>(
+        `UPDATE ${R} AS r SET
+           properties = CASE WHEN $3::jsonb IS NULL THEN r.properties ELSE ${db.s}.deep_merge(r.properties, $3::jsonb) END,
+           channel_data = ${db.s}.merge_sets(r.channel_data, $4::jsonb, false),
+           preferences = ${db.s}.merge_sets(r.preferences, $5::jsonb, true),
+           created_at = CASE WHEN $6 THEN $7 ELSE r.created_at END,
+           updated_at = $8
+         WHERE collection = $1 AND id = $2
+         RETURNING ${RECIPIENT_COLUMNS}`,
+        [
+          key.collection,
+          key.id,
+          json(patch.properties),
+          json(patch.channel_data),
+          json(patch.preferences),
+          patch.created_at !== undefined,
+          patch.created_at ?? null,
+          now,
+        ],
+      );
+      return rows[0] ? toRecipient(rows[0]) : null;
     },
 
     async deleteRecipient(key) {

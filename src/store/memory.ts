@@ -1046,6 +1046,55 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     subscriptionsOf.delete(entry.recipientKey, entry.seq);
   }
 
+  /** Applies a recipient patch (see {@link RecipientPatch}) to the slot's record, or creates it. */
+  function writeRecipientPatch(
+    key: RecipientKey,
+    slot: RecipientSlot,
+    patch: RecipientPatch,
+    now: string,
+  ): StoredRecipient {
+    const current = slot.record;
+    let properties: Readonly<Record<string, unknown>> = current?.properties ?? EMPTY_OBJECT;
+    if (patch.properties) properties = mergeFrozen(properties, patch.properties);
+    let channelData: Readonly<Record<string, unknown>> = current?.channel_data ?? EMPTY_OBJECT;
+    if (patch.channel_data) {
+      for (const channel of Object.keys(patch.channel_data)) {
+        const data = patch.channel_data[channel];
+        // `null` removes a channel's data.
+        if (data !== undefined)
+          channelData = withKey(channelData, channel, data === null ? undefined : freezeCopy(data));
+      }
+    }
+    let preferences: Readonly<Record<string, unknown>> = current?.preferences ?? EMPTY_OBJECT;
+    if (patch.preferences) {
+      for (const setId of Object.keys(patch.preferences)) {
+        const set = patch.preferences[setId];
+        if (set === undefined) continue;
+        const base = getOwn(preferences, setId);
+        const merged =
+          set === null
+            ? undefined
+            : isPlainObject(base) && isPlainObject(set)
+              ? mergeFrozen(base, set)
+              : freezeCopy(set);
+        preferences = withKey(preferences, setId, merged);
+      }
+    }
+    const stored: StoredRecipient = Object.freeze({
+      collection: key.collection,
+      id: key.id,
+      properties,
+      channel_data: channelData as StoredRecipient["channel_data"],
+      preferences: preferences as StoredRecipient["preferences"],
+      created_at: patch.created_at === undefined ? (current?.created_at ?? null) : patch.created_at,
+      inserted_at: current?.inserted_at ?? now,
+      updated_at: now,
+    });
+    if (!current) listRecipient(key.collection, slot);
+    slot.record = stored;
+    return stored;
+  }
+
   function writeRecipient(
     current: StoredRecipient,
     changes: Partial<StoredRecipient>,
@@ -1069,52 +1118,12 @@ export function memoryStore(_options: MemoryStoreOptions = {}): Store {
     },
 
     upsertRecipient(key, patch: RecipientPatch, now) {
-      const slot = ensureSlot(key.collection, key.id);
-      const current = slot.record;
-      let properties: Readonly<Record<string, unknown>> = current?.properties ?? EMPTY_OBJECT;
-      if (patch.properties) properties = mergeFrozen(properties, patch.properties);
-      let channelData: Readonly<Record<string, unknown>> = current?.channel_data ?? EMPTY_OBJECT;
-      if (patch.channel_data) {
-        for (const channel of Object.keys(patch.channel_data)) {
-          const data = patch.channel_data[channel];
-          // `null` removes a channel's data.
-          if (data !== undefined)
-            channelData = withKey(
-              channelData,
-              channel,
-              data === null ? undefined : freezeCopy(data),
-            );
-        }
-      }
-      let preferences: Readonly<Record<string, unknown>> = current?.preferences ?? EMPTY_OBJECT;
-      if (patch.preferences) {
-        for (const setId of Object.keys(patch.preferences)) {
-          const set = patch.preferences[setId];
-          if (set === undefined) continue;
-          const base = getOwn(preferences, setId);
-          const merged =
-            set === null
-              ? undefined
-              : isPlainObject(base) && isPlainObject(set)
-                ? mergeFrozen(base, set)
-                : freezeCopy(set);
-          preferences = withKey(preferences, setId, merged);
-        }
-      }
-      const stored: StoredRecipient = Object.freeze({
-        collection: key.collection,
-        id: key.id,
-        properties,
-        channel_data: channelData as StoredRecipient["channel_data"],
-        preferences: preferences as StoredRecipient["preferences"],
-        created_at:
-          patch.created_at === undefined ? (current?.created_at ?? null) : patch.created_at,
-        inserted_at: current?.inserted_at ?? now,
-        updated_at: now,
-      });
-      if (!current) listRecipient(key.collection, slot);
-      slot.record = stored;
-      return stored;
+      return writeRecipientPatch(key, ensureSlot(key.collection, key.id), patch, now);
+    },
+
+    updateRecipient(key, patch: RecipientPatch, now) {
+      const slot = slotOf(key.collection, key.id);
+      return slot?.record ? writeRecipientPatch(key, slot, patch, now) : null;
     },
 
     deleteRecipient(key) {

@@ -347,6 +347,16 @@ export interface Store {
     now: string,
   ): MaybePromise<StoredRecipient>;
   /**
+   * **Atomic.** Applies `patch` to an existing recipient, as `upsertRecipient` does; returns null,
+   * creating nothing, when the recipient does not exist. Optional: without it the engine reads,
+   * then upserts (`unsetChannelData` could then bring back a recipient deleted in between).
+   */
+  updateRecipient?(
+    key: RecipientKey,
+    patch: RecipientPatch,
+    now: string,
+  ): MaybePromise<StoredRecipient | null>;
+  /**
    * **Atomic.** Deletes the recipient and every subscription it is part of, on either side.
    * Returns whether it existed.
    */

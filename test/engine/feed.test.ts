@@ -463,13 +463,81 @@ describe("activities", () => {
     expect(back.page_info.before).toBeNull();
   });
 
+  it("gives a batched message its batch's activities as soon as it is in the feed", async () => {
+    // Read from a feed.changed listener: the message is stored, its run's log is not yet.
+    const t = createTestEngine({ workflows: [digestWorkflow()] });
+    const reads: Array<Promise<unknown>> = [];
+    const totals: number[] = [];
+    t.on("feed.changed", (event) => {
+      if (event.message_ids.length === 0) return;
+      reads.push(
+        t.users.feeds.listItems("u1", "in-app").then((feed) => {
+          const digest = feed.entries.find((e) => e.source.step_ref === "after");
+          if (digest) totals.push(digest.total_activities);
+        }),
+      );
+    });
+    await digestOfThree(t);
+    await Promise.all(reads);
+    expect(totals.length).toBeGreaterThan(0);
+    expect(totals).toEqual(totals.map(() => 3));
+  });
+
+  it("tells which batch a message came from in a workflow with two batch steps", async () => {
+    const inApp = (ref: string) => ({
+      ref,
+      type: "channel",
+      channel_key: "in-app",
+      channel_type: "in_app_feed",
+      template: { markdown_body: `${ref}: {{ total_activities }}` },
+    });
+    const batch = (ref: string, minutes: number) => ({
+      ref,
+      type: "batch",
+      settings: { batch_window: { unit: "minutes", value: minutes } },
+    });
+    const t = createTestEngine({
+      workflows: [
+        {
+          key: "twice",
+          steps: [
+            batch("first", 10),
+            inApp("between"),
+            batch("second", 10),
+            inApp("last"),
+          ] as WorkflowInput["steps"],
+        },
+      ],
+    });
+    // Two triggers join the first batch; after it closes, the run opens the second, which a
+    // third trigger cannot join (it waits in a first batch of its own).
+    for (const n of [1, 2]) {
+      await t.workflows.trigger("twice", { recipients: [{ id: "u1" }], data: { n } });
+      await t.idle();
+    }
+    await t.clock.advance("10m");
+    await t.clock.advance("10m");
+    const feed = await t.users.feeds.listItems("u1", "in-app");
+    const by = (ref: string) => feed.entries.find((e) => e.source.step_ref === ref);
+    expect(by("between")?.content.markdown_body).toBe("between: 2");
+    expect(by("between")?.total_activities).toBe(2);
+    // The second batch collected the one run that went on from the first.
+    expect(by("last")?.content.markdown_body).toBe("last: 1");
+    expect(by("last")?.total_activities).toBe(1);
+    expect(by("last")?.activities.map((a) => a.id)).toEqual([
+      by("last")?.source.workflow_recipient_run_id,
+    ]);
+  });
+
   it("leaves activities out with exclude, and rejects bad listActivities calls", async () => {
     const t = engine();
     const [id] = await comments(t, 1);
     const [slim] = (await t.users.feeds.listItems("u1", "in-app", { exclude: "activities" }))
       .entries;
     expect(slim).not.toHaveProperty("activities");
-    expect(slim).toHaveProperty("total_activities");
+    expect(slim).not.toHaveProperty("total_activities");
+    expect(slim).not.toHaveProperty("total_actors");
+    expect(slim).toHaveProperty("actors");
     await expect(t.messages.listActivities("missing")).rejects.toMatchObject({
       name: "NotFoundError",
     });

@@ -146,6 +146,10 @@ describe("users, objects and tenants", () => {
     await t.users.unsetChannelData("nobody", "apns");
     await expect(t.users.get("nobody")).rejects.toBeInstanceOf(NotFoundError);
     await expect(t.users.unsetChannelData("u1", "")).rejects.toBeInstanceOf(InvalidParamsError);
+    // Unset while the user is being deleted: the user stays deleted.
+    await t.users.setChannelData("gone", "apns", { data: { tokens: ["t"] } });
+    await Promise.all([t.users.unsetChannelData("gone", "apns"), t.users.delete("gone")]);
+    await expect(t.users.get("gone")).rejects.toBeInstanceOf(NotFoundError);
 
     await t.objects.set("teams", "core", {});
     await t.objects.setChannelData("teams", "core", "slack", { data: { channel: "C1" } });

@@ -221,6 +221,30 @@ export function testStore(
         expect(updated.channel_data).toEqual({ push: { tokens: ["c"] }, sms: { phone: "+1" } });
       });
 
+      it("updates an existing recipient only, creating none (updateRecipient)", async (context) => {
+        const update = store.updateRecipient?.bind(store);
+        if (!update) return context.skip("the store has no updateRecipient (an optional method)");
+        expect(await update(user("ghost"), { properties: { a: 1 } }, at(1))).toBeNull();
+        expect(await store.getRecipient(user("ghost"))).toBeNull();
+        await store.upsertRecipient(
+          user("u1"),
+          { properties: { a: { b: 1 } }, channel_data: { push: { t: 1 }, sms: { p: 2 } } },
+          at(1),
+        );
+        const updated = await update(
+          user("u1"),
+          { properties: { a: { c: 2 } }, channel_data: { push: null } },
+          at(2),
+        );
+        expect(updated).toMatchObject({
+          properties: { a: { b: 1, c: 2 } },
+          channel_data: { sms: { p: 2 } },
+          inserted_at: at(1),
+          updated_at: at(2),
+        });
+        expect(await store.getRecipient(user("u1"))).toEqual(updated);
+      });
+
       it("removes a channel's data given null, keeping the other channels", async () => {
         await store.upsertRecipient(
           user("u1"),
