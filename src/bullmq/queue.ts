@@ -394,17 +394,16 @@ class BullmqQueue implements Queue {
    */
   async #armStored(queue: BullQueue): Promise<void> {
     if (this.#clock === systemClock) return;
-    // Every page is read before any job is promoted: a promotion takes its job out of the delayed
-    // set, which would shift the offsets of the pages still to read.
-    const PAGE = 500;
+    // All of them in one read, before any is promoted: paging by offset while promotions (ours,
+    // BullMQ's, another process's) take jobs out of the delayed set would skip some.
+    const jobs = await queue.getJobs(["delayed"], 0, -1, true);
     const due: Array<{ id: string; runAt: number }> = [];
-    for (let start = 0; ; start += PAGE) {
-      const jobs = await queue.getJobs(["delayed"], start, start + PAGE - 1, true);
-      for (const job of jobs) {
-        const runAt = Date.parse(String((job.data as Record<string, unknown>)?.[RUN_AT_KEY]));
-        if (Number.isFinite(runAt) && job.id !== undefined) due.push({ id: job.id, runAt });
-      }
-      if (jobs.length < PAGE) break;
+    const seen = new Set<string>();
+    for (const job of jobs) {
+      const runAt = Date.parse(String((job.data as Record<string, unknown>)?.[RUN_AT_KEY]));
+      if (!Number.isFinite(runAt) || job.id === undefined || seen.has(job.id)) continue;
+      seen.add(job.id);
+      due.push({ id: job.id, runAt });
     }
     for (const { id, runAt } of due) {
       const delay = runAt - this.#clock.now().getTime();

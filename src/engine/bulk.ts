@@ -66,28 +66,45 @@ export class BulkLedger {
     this.#ctx = ctx;
   }
 
-  /** Applies every item (a failing one is listed, the others go on) and returns the operation. */
-  async run(name: string, items: readonly BulkItem[]): Promise<BulkOperation> {
+  /**
+   * Applies every item (a failing one is listed, the others go on) and returns the operation.
+   * Items for different records go `atOnce` at a time; items for one record (the same id given
+   * twice) go one after another, in the order given, so the last one given wins.
+   */
+  async run(
+    name: string,
+    items: readonly BulkItem[],
+    atOnce: number = ITEMS_AT_ONCE,
+  ): Promise<BulkOperation> {
     const startedAt = nowIso(this.#ctx);
     const errors: Array<BulkOperationErrorItem & { index: number }> = [];
+    const byRecord = new Map<string, number[]>();
+    items.forEach((item, index) => {
+      const key = `${item.collection ?? ""}\u0000${item.id}`;
+      const list = byRecord.get(key);
+      if (list) list.push(index);
+      else byRecord.set(key, [index]);
+    });
+    const groups = [...byRecord.values()];
     let next = 0;
     const worker = async () => {
-      while (next < items.length) {
-        const index = next++;
-        const item = items[index] as BulkItem;
-        try {
-          await item.apply();
-        } catch (error) {
-          errors.push({
-            index,
-            id: item.id,
-            ...(item.collection === undefined ? {} : { collection: item.collection }),
-            message: error instanceof Error ? error.message : String(error),
-          });
+      while (next < groups.length) {
+        for (const index of groups[next++] as number[]) {
+          const item = items[index] as BulkItem;
+          try {
+            await item.apply();
+          } catch (error) {
+            errors.push({
+              index,
+              id: item.id,
+              ...(item.collection === undefined ? {} : { collection: item.collection }),
+              message: error instanceof Error ? error.message : String(error),
+            });
+          }
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(ITEMS_AT_ONCE, items.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(atOnce, groups.length) }, worker));
     errors.sort((a, b) => a.index - b.index);
     const completedAt = nowIso(this.#ctx);
     const operation: BulkOperation = {

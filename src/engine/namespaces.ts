@@ -241,15 +241,12 @@ function channelData(ctx: EngineContext) {
      */
     async unset(key: RecipientKey, channelKey: unknown): Promise<void> {
       const channel = requireId(channelKey, "channelKey", "a channel key");
-      const patch = { channel_data: { [channel]: null } };
-      // Update-only where the store can: a recipient deleted meanwhile stays deleted.
-      if (ctx.store.updateRecipient) {
-        await ctx.store.updateRecipient(key, patch, nowIso(ctx));
-        return;
-      }
       const stored = await ctx.store.getRecipient(key);
       if (!stored || !Object.hasOwn(stored.channel_data, channel)) return;
-      await ctx.store.upsertRecipient(key, patch, nowIso(ctx));
+      const patch = { channel_data: { [channel]: null } };
+      // Update-only where the store can: a recipient deleted meanwhile stays deleted.
+      if (ctx.store.updateRecipient) await ctx.store.updateRecipient(key, patch, nowIso(ctx));
+      else await ctx.store.upsertRecipient(key, patch, nowIso(ctx));
     },
     async get(key: RecipientKey, channelKey: unknown): Promise<ChannelData> {
       const channel = requireId(channelKey, "channelKey", "a channel key");
@@ -540,6 +537,11 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry, l
           ]);
         }
         const { id: setId = "default", ...set } = given;
+        // The set is the same for every user: a bad one is the call's error, not each item's.
+        requireId(setId, "preferences.id", "a preference set id");
+        const issues: ValidationIssue[] = [];
+        validatePreferenceSet(set, "preferences", issues);
+        if (issues.length > 0) invalid("Invalid users.bulk.setPreferences parameters:", issues);
         return ledger.run(
           "users.set_preferences",
           ids.map((id) => ({
@@ -862,6 +864,8 @@ export function objectsNamespace(ctx: EngineContext, ledger: BulkLedger) {
                 }
               : notAnItem("a subscription", subscription),
           })),
+          // One at a time: two objects' items may identify the same inline subscriber.
+          1,
         );
       },
     },

@@ -520,9 +520,9 @@ export async function processScheduleFire(ctx: EngineContext, job: JobData): Pro
 
 /**
  * @internal The schedule of a schedule-triggered run, as `recipient.schedule` shows it: as it is
- * once `occurrence` (the one that started the run) fired. The fire job triggers the workflow and
- * then writes the schedule; a run that reads it in between (a queue that runs jobs at once) sees
- * it as that write will leave it, so `last_occurrence_at` is its own occurrence either way.
+ * now, and at least as `occurrence` (the one that started the run) left it. The fire job
+ * triggers the workflow and then writes the schedule; a run that reads it in between (a queue
+ * that runs jobs at once) sees it as that write will leave it.
  */
 export async function scheduleScope(
   ctx: EngineContext,

@@ -100,28 +100,43 @@ function singleActivity(message: Message, run: WorkflowRecipientRun | null): Mes
   };
 }
 
-async function compiledOf(
-  registry: WorkflowRegistry,
-  run: WorkflowRecipientRun,
-): Promise<CompiledWorkflow | null> {
-  try {
-    return (
-      registry.cached(run.workflow, run.workflow_version) ??
-      (await registry.compiled(run.workflow, run.workflow_version))
-    );
-  } catch (error) {
-    // The version is gone (a deleted workflow): the batch step's defaults apply. A store that
-    // fails is an error.
-    if (error instanceof NotFoundError) return null;
-    throw error;
+/** Each compiled workflow's batch step and the steps that can run after it (one batch step only). */
+const afterBatch = new WeakMap<CompiledWorkflow, { batch: number; after: Set<number> } | null>();
+
+/**
+ * With exactly one batch step: its index, and the indexes of every step that can run after it
+ * (following `next` and every branch arm; a program has no loops, so no such step can also run
+ * before it). Null with no batch step or several.
+ */
+function stepsAfterBatch(compiled: CompiledWorkflow): { batch: number; after: Set<number> } | null {
+  const known = afterBatch.get(compiled);
+  if (known !== undefined) return known;
+  const batches = compiled.program.filter((instruction) => instruction.type === "batch");
+  let result: { batch: number; after: Set<number> } | null = null;
+  if (batches.length === 1) {
+    const batch = batches[0] as Instruction;
+    const after = new Set<number>();
+    const stack = [batch.next];
+    while (stack.length > 0) {
+      const index = stack.pop() as number;
+      if (index < 0 || after.has(index)) continue;
+      after.add(index);
+      const instruction = compiled.program[index];
+      if (!instruction) continue;
+      stack.push(instruction.next);
+      if (instruction.type === "branch") for (const arm of instruction.arms) stack.push(arm.target);
+    }
+    result = { batch: batch.index, after };
   }
+  afterBatch.set(compiled, result);
+  return result;
 }
 
 /**
  * Which batch (if any) a message of `run` was made with. A run that never reached a batch step
- * has none. With one batch step in the workflow, a message whose step comes after it was made
- * with the run's batch (steps only jump forward, and the run waits at the batch step until the
- * batch closes), with no read of the log. With several, the run's log says which, and a message
+ * has none. With one batch step in the workflow, a message whose step can run after it was made
+ * with the run's batch (the run waits at the batch step until the batch closes), with no read of
+ * the log. With several (or the workflow version gone), the run's log says which, and a message
  * not in the log yet was made by the run's current job, with the run's batch.
  */
 async function batchIdOf(
@@ -131,13 +146,9 @@ async function batchIdOf(
   readLog: (runId: string) => Promise<readonly RunEvent[]>,
 ): Promise<string | null> {
   if (!run.batch_id) return null;
-  if (compiled) {
-    const batchSteps = compiled.program.filter((instruction) => instruction.type === "batch");
-    const step = compiled.byRef.get(message.source.step_ref);
-    if (batchSteps.length === 1 && step) {
-      return step.index > (batchSteps[0] as Instruction).index ? run.batch_id : null;
-    }
-  }
+  const single = compiled ? stepsAfterBatch(compiled) : null;
+  const step = compiled?.byRef.get(message.source.step_ref);
+  if (single && step) return single.after.has(step.index) ? run.batch_id : null;
   const found = batchInLog(await readLog(run.id), message.id);
   return found === undefined ? run.batch_id : found;
 }
@@ -167,11 +178,29 @@ export async function activitiesOf(
     return log;
   };
   const batches = new Map<string, Promise<StoredBatch | null>>();
+  const versions = new Map<string, Promise<CompiledWorkflow | null>>();
+  const compiledOf = (run: WorkflowRecipientRun) => {
+    const key = `${run.workflow}\u0000${run.workflow_version}`;
+    let compiled = versions.get(key);
+    if (!compiled) {
+      const cached = registry.cached(run.workflow, run.workflow_version);
+      compiled = cached
+        ? Promise.resolve(cached)
+        : registry.compiled(run.workflow, run.workflow_version).catch((error: unknown) => {
+            // The version is gone (a deleted workflow) or no longer compiles: the batch step's
+            // defaults apply. A store that fails is an error.
+            if (error instanceof NotFoundError || error instanceof InvalidParamsError) return null;
+            throw error;
+          });
+      versions.set(key, compiled);
+    }
+    return compiled;
+  };
   return Promise.all(
     messages.map(async (message): Promise<MessageActivities> => {
       const run = runs.get(message.source.workflow_recipient_run_id) ?? null;
       if (!run?.batch_id) return singleActivity(message, run);
-      const compiled = await compiledOf(registry, run);
+      const compiled = await compiledOf(run);
       const batchId = await batchIdOf(message, run, compiled, readLog);
       if (!batchId) return singleActivity(message, run);
       let pending = batches.get(batchId);

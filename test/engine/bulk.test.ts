@@ -99,6 +99,16 @@ describe("bulk operations", () => {
     expect((await t.tenants.list()).entries.map((tenant) => tenant.id)).toEqual(["acme"]);
   });
 
+  it("applies the items for one id in the order given: the last one wins", async () => {
+    const t = createTestEngine();
+    const users = Array.from({ length: 16 }, (_, i) => ({ id: `u${i % 4}`, name: `n${i}` }));
+    const tenants = Array.from({ length: 12 }, (_, i) => ({ id: `t${i % 3}`, name: `n${i}` }));
+    await t.users.bulk.identify({ users });
+    await t.tenants.bulk.set({ tenants });
+    for (let id = 0; id < 4; id++) expect((await t.users.get(`u${id}`)).name).toBe(`n${12 + id}`);
+    for (let id = 0; id < 3; id++) expect((await t.tenants.get(`t${id}`)).name).toBe(`n${9 + id}`);
+  });
+
   it("rejects a call that is not a list of 1 to 1,000 items, applying nothing", async () => {
     const t = createTestEngine();
     await expect(t.users.bulk.identify({ users: [] })).rejects.toBeInstanceOf(InvalidParamsError);
@@ -111,6 +121,15 @@ describe("bulk operations", () => {
     });
     await expect(
       t.users.bulk.setPreferences({ user_ids: ["a"], preferences: null as never }),
+    ).rejects.toBeInstanceOf(InvalidParamsError);
+    // A bad set or set id is the call's error, reported once.
+    await expect(
+      t.users.bulk.setPreferences({ user_ids: ["a", "b"], preferences: { workflows: 5 as never } }),
+    ).rejects.toMatchObject({
+      errors: [expect.objectContaining({ field: "preferences.workflows" })],
+    });
+    await expect(
+      t.users.bulk.setPreferences({ user_ids: ["a"], preferences: { id: "bad/id" } }),
     ).rejects.toBeInstanceOf(InvalidParamsError);
     expect((await t.users.list()).entries).toEqual([]);
     await expect(t.bulkOperations.get("unknown")).rejects.toBeInstanceOf(NotFoundError);

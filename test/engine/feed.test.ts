@@ -529,6 +529,61 @@ describe("activities", () => {
     ]);
   });
 
+  it("tells a batched message from one made before the batch when a branch reorders the steps", async () => {
+    // A compiled branch's arm lands after the list it is in: step order is not run order.
+    const inApp = (ref: string) => ({
+      ref,
+      type: "channel",
+      channel_key: "in-app",
+      channel_type: "in_app_feed",
+      template: { markdown_body: ref },
+    });
+    const collect = {
+      ref: "collect",
+      type: "batch",
+      settings: { batch_window: { unit: "minutes", value: 10 } },
+    };
+    const t = createTestEngine({
+      workflows: [
+        {
+          key: "arm-first",
+          // In-app before a top-level batch, from inside a branch arm (its index is after it).
+          steps: [
+            { ref: "fork", type: "branch", branches: [{ name: "only", steps: [inApp("pre")] }] },
+            collect,
+            inApp("post"),
+          ] as WorkflowInput["steps"],
+        },
+        {
+          key: "batch-in-arm",
+          // The batch inside an arm, and an in-app step after the branch (its index is before).
+          steps: [
+            {
+              ref: "fork",
+              type: "branch",
+              branches: [{ name: "only", steps: [collect, inApp("in_arm")] }],
+            },
+            inApp("after_branch"),
+          ] as WorkflowInput["steps"],
+        },
+      ],
+    });
+    for (const key of ["arm-first", "batch-in-arm"]) {
+      for (const n of [1, 2, 3]) {
+        await t.workflows.trigger(key, { recipients: [{ id: "u1" }], data: { n } });
+        await t.idle();
+      }
+    }
+    await t.clock.advance("10m");
+    const feed = await t.users.feeds.listItems("u1", "in-app");
+    const totals = (ref: string) =>
+      feed.entries.filter((e) => e.source.step_ref === ref).map((e) => e.total_activities);
+    expect(totals("pre")).toEqual([1, 1, 1]);
+    expect(totals("post")).toEqual([3]);
+    expect(totals("in_arm")).toEqual([3]);
+    expect(totals("after_branch")).toEqual([3]);
+  });
+
   it("leaves activities out with exclude, and rejects bad listActivities calls", async () => {
     const t = engine();
     const [id] = await comments(t, 1);

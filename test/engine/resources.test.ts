@@ -141,8 +141,11 @@ describe("users, objects and tenants", () => {
     await t.users.unsetChannelData("u1", "apns");
     await expect(t.users.getChannelData("u1", "apns")).rejects.toBeInstanceOf(NotFoundError);
     expect((await t.users.getChannelData("u1", "slack")).data).toEqual({ token: "x" });
-    // None to remove, or no such user: a no-op that creates nobody.
+    // None to remove, or no such user: a no-op that creates nobody and writes nothing.
+    const before = (await t.users.get("u1")).updated_at;
+    await t.clock.advance("1m");
     await t.users.unsetChannelData("u1", "apns");
+    expect((await t.users.get("u1")).updated_at).toBe(before);
     await t.users.unsetChannelData("nobody", "apns");
     await expect(t.users.get("nobody")).rejects.toBeInstanceOf(NotFoundError);
     await expect(t.users.unsetChannelData("u1", "")).rejects.toBeInstanceOf(InvalidParamsError);
