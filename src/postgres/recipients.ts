@@ -10,6 +10,7 @@ import type {
   PageRequest,
   PageResult,
   RecipientKey,
+  RecipientPatch,
   Store,
   StoredRecipient,
   StoredSubscription,
@@ -99,6 +100,20 @@ const json = (value: unknown): string | null =>
   value === undefined || value === null ? null : JSON.stringify(value);
 
 /** @internal The recipient and subscription methods of the PostgreSQL store. */
+/** The parameters ($1–$8) of a recipient patch, as upsertRecipient and updateRecipient take them. */
+function patchParams(key: RecipientKey, patch: RecipientPatch, now: string): unknown[] {
+  return [
+    key.collection,
+    key.id,
+    json(patch.properties),
+    json(patch.channel_data),
+    json(patch.preferences),
+    patch.created_at !== undefined,
+    patch.created_at ?? null,
+    now,
+  ];
+}
+
 export function recipientMethods(db: Db): RecipientMethods {
   const R = `${db.s}.recipients`;
   const S = `${db.s}.subscriptions`;
@@ -157,16 +172,7 @@ export function recipientMethods(db: Db): RecipientMethods {
            created_at = CASE WHEN $6 THEN $7 ELSE r.created_at END,
            updated_at = $8
          RETURNING ${RECIPIENT_COLUMNS}`,
-        [
-          key.collection,
-          key.id,
-          json(patch.properties),
-          json(patch.channel_data),
-          json(patch.preferences),
-          patch.created_at !== undefined,
-          patch.created_at ?? null,
-          now,
-        ],
+        patchParams(key, patch, now),
       );
       return toRecipient(rows[0]!);
     },
@@ -181,16 +187,7 @@ export function recipientMethods(db: Db): RecipientMethods {
            updated_at = $8
          WHERE collection = $1 AND id = $2
          RETURNING ${RECIPIENT_COLUMNS}`,
-        [
-          key.collection,
-          key.id,
-          json(patch.properties),
-          json(patch.channel_data),
-          json(patch.preferences),
-          patch.created_at !== undefined,
-          patch.created_at ?? null,
-          now,
-        ],
+        patchParams(key, patch, now),
       );
       return rows[0] ? toRecipient(rows[0]) : null;
     },
