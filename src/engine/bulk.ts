@@ -42,7 +42,7 @@ export interface BulkOperation {
 }
 
 /** How many items one bulk operation takes (Knock's limit). */
-export const MAX_BULK_ITEMS = 1000;
+const MAX_BULK_ITEMS = 1000;
 
 /** How many bulk operations `bulkOperations.get` remembers. */
 const KEPT_OPERATIONS = 1000;
@@ -169,20 +169,50 @@ export function bulkList(params: unknown, field: string, call: string, what: str
   return list;
 }
 
-/** @internal The id an item names, for the error list (`id` of an object item, or the item itself). */
-export function itemId(item: unknown): string {
+/** The id an item names, for the error list (`id` of an object item, or the item itself). */
+function itemId(item: unknown): string {
   if (typeof item === "string") return item;
   if (isPlainObject(item) && typeof item.id === "string") return item.id;
   return describe(item);
 }
 
-/** @internal An item that is not an object with an id fails on its own. */
-export function notAnItem(what: string, item: unknown): () => Promise<never> {
-  return () =>
-    Promise.reject(
-      new CrierError(
-        "invalid_params",
-        `Expected ${what} with an id, received ${describe(item)}; fix this item and send it again.`,
-      ),
-    );
+/**
+ * @internal Items given as records (`{ id, ...rest }`): each applied with its id and the rest; an
+ * item that is not an object fails on its own, saying it should be `what` with an id.
+ */
+export function recordItems(
+  list: readonly unknown[],
+  what: string,
+  apply: (id: string, rest: Record<string, unknown>) => Promise<unknown>,
+  collection?: string,
+): BulkItem[] {
+  return list.map((item) => ({
+    id: itemId(item),
+    ...(collection === undefined ? {} : { collection }),
+    apply: isPlainObject(item)
+      ? () => {
+          const { id, ...rest } = item;
+          return apply(id as string, rest);
+        }
+      : () =>
+          Promise.reject(
+            new CrierError(
+              "invalid_params",
+              `Expected ${what} with an id, received ${describe(item)}; fix this item and send it again.`,
+            ),
+          ),
+  }));
+}
+
+/** @internal Items given as ids: each applied with its id (a bad id fails in its own call). */
+export function idItems(
+  list: readonly unknown[],
+  apply: (id: string) => Promise<unknown>,
+  collection?: string,
+): BulkItem[] {
+  return list.map((id) => ({
+    id: itemId(id),
+    ...(collection === undefined ? {} : { collection }),
+    apply: () => apply(id as string),
+  }));
 }

@@ -62,7 +62,7 @@ import {
 import type { WorkflowRegistry } from "../workflows/registry.js";
 import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
-import { type BulkLedger, type BulkOperation, bulkList, itemId, notAnItem } from "./bulk.js";
+import { type BulkLedger, type BulkOperation, bulkList, idItems, recordItems } from "./bulk.js";
 import { type EngineContext, nowIso } from "./context.js";
 import type { RequestOptions } from "./request-options.js";
 import { listSchedules, type UserScheduleListParams } from "./schedules.js";
@@ -495,15 +495,7 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry, l
         const users = bulkList(params, "users", "users.bulk.identify", "users");
         return ledger.run(
           "users.identify",
-          users.map((user) => ({
-            id: itemId(user),
-            apply: isPlainObject(user)
-              ? () => {
-                  const { id, ...props } = user;
-                  return api.update(id as string, props as UserProperties);
-                }
-              : notAnItem("a user", user),
-          })),
+          recordItems(users, "a user", (id, props) => api.update(id, props as UserProperties)),
         );
       },
       /** Deletes up to 1,000 users (`{ user_ids }`). */
@@ -514,7 +506,7 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry, l
         const ids = bulkList(params, "user_ids", "users.bulk.delete", "user ids");
         return ledger.run(
           "users.delete",
-          ids.map((id) => ({ id: itemId(id), apply: () => api.delete(id as string) })),
+          idItems(ids, (id) => api.delete(id)),
         );
       },
       /**
@@ -544,11 +536,9 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry, l
         if (issues.length > 0) invalid("Invalid users.bulk.setPreferences parameters:", issues);
         return ledger.run(
           "users.set_preferences",
-          ids.map((id) => ({
-            id: itemId(id),
-            apply: () =>
-              api.setPreferences(id as string, setId as string, set as PreferenceSetRequest),
-          })),
+          idItems(ids, (id) =>
+            api.setPreferences(id, setId as string, set as PreferenceSetRequest),
+          ),
         );
       },
     },
@@ -797,16 +787,7 @@ export function objectsNamespace(ctx: EngineContext, ledger: BulkLedger) {
         const objects = bulkList(params, "objects", "objects.bulk.set", "objects");
         return ledger.run(
           "objects.set",
-          objects.map((object) => ({
-            id: itemId(object),
-            collection: checked,
-            apply: isPlainObject(object)
-              ? () => {
-                  const { id, ...props } = object;
-                  return api.set(checked, id as string, props);
-                }
-              : notAnItem("an object", object),
-          })),
+          recordItems(objects, "an object", (id, props) => api.set(checked, id, props), checked),
         );
       },
       /** Deletes up to 1,000 objects of the collection (`{ object_ids }`). */
@@ -819,11 +800,7 @@ export function objectsNamespace(ctx: EngineContext, ledger: BulkLedger) {
         const ids = bulkList(params, "object_ids", "objects.bulk.delete", "object ids");
         return ledger.run(
           "objects.delete",
-          ids.map((id) => ({
-            id: itemId(id),
-            collection: checked,
-            apply: () => api.delete(checked, id as string),
-          })),
+          idItems(ids, (id) => api.delete(checked, id), checked),
         );
       },
       /**
@@ -850,20 +827,13 @@ export function objectsNamespace(ctx: EngineContext, ledger: BulkLedger) {
         );
         return ledger.run(
           "objects.add_subscriptions",
-          subscriptions.map((subscription) => ({
-            id: itemId(subscription),
-            collection: checked,
-            apply: isPlainObject(subscription)
-              ? () => {
-                  const { id, ...body } = subscription;
-                  return api.addSubscriptions(
-                    checked,
-                    id as string,
-                    body as { recipients: RecipientRequest[] },
-                  );
-                }
-              : notAnItem("a subscription", subscription),
-          })),
+          recordItems(
+            subscriptions,
+            "a subscription",
+            (id, body) =>
+              api.addSubscriptions(checked, id, body as { recipients: RecipientRequest[] }),
+            checked,
+          ),
           // One at a time: two objects' items may identify the same inline subscriber.
           1,
         );
@@ -981,15 +951,9 @@ export function tenantsNamespace(ctx: EngineContext, ledger: BulkLedger) {
         const tenants = bulkList(params, "tenants", "tenants.bulk.set", "tenants");
         return ledger.run(
           "tenants.set",
-          tenants.map((tenant) => ({
-            id: itemId(tenant),
-            apply: isPlainObject(tenant)
-              ? () => {
-                  const { id, ...props } = tenant;
-                  return api.set(id as string, props as Omit<TenantRequest, "id">);
-                }
-              : notAnItem("a tenant", tenant),
-          })),
+          recordItems(tenants, "a tenant", (id, props) =>
+            api.set(id, props as Omit<TenantRequest, "id">),
+          ),
         );
       },
       /** Deletes up to 1,000 tenants (`{ tenant_ids }`). */
@@ -1000,7 +964,7 @@ export function tenantsNamespace(ctx: EngineContext, ledger: BulkLedger) {
         const ids = bulkList(params, "tenant_ids", "tenants.bulk.delete", "tenant ids");
         return ledger.run(
           "tenants.delete",
-          ids.map((id) => ({ id: itemId(id), apply: () => api.delete(id as string) })),
+          idItems(ids, (id) => api.delete(id)),
         );
       },
     },
