@@ -49,6 +49,7 @@ export type {
   StepSkippedEvent,
   WorkflowTriggeredEvent,
 } from "./engine/events.js";
+export type { UserMergeParams } from "./engine/merge.js";
 export type {
   GetPreferencesOptions,
   ListSubscriptionsParams,

@@ -70,8 +70,12 @@ export interface FeedChangedEvent {
   user_id: string;
   /** The in-app feed channel's key. */
   channel_id: string;
-  /** The message event behind the change: `message.delivered`, `message.seen`, `message.unread`… */
-  cause: MessageEventName;
+  /**
+   * What changed the feed: the message event behind it (`message.delivered`, `message.seen`,
+   * `message.unread`…), or `user.merged` when `users.merge` moved messages between two users'
+   * feeds (one event for each user's feed).
+   */
+  cause: MessageEventName | "user.merged";
   /** The messages that changed, in the order they were written. */
   message_ids: string[];
   /** The whole feed's counts after the write (every tenant: what an unscoped feed shows). */

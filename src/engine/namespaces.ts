@@ -64,6 +64,7 @@ import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
 import { type BulkLedger, type BulkOperation, bulkList, idItems, recordItems } from "./bulk.js";
 import { type EngineContext, nowIso } from "./context.js";
+import { mergeUsers, type UserMergeParams } from "./merge.js";
 import type { RequestOptions } from "./request-options.js";
 import { listSchedules, type UserScheduleListParams } from "./schedules.js";
 import {
@@ -404,6 +405,18 @@ export function usersNamespace(ctx: EngineContext, registry: WorkflowRegistry, l
     /** Deletes the user and its subscriptions. */
     async delete(id: string, _options?: RequestOptions): Promise<void> {
       await ctx.store.deleteRecipient(userKey(id));
+    },
+    /**
+     * Merges the user `params.from_user_id` into the user `id` (Knock's merge, for a user who was
+     * identified twice, e.g. invited, then signed up): the secondary's properties deep-merge under
+     * the primary's (the primary wins every conflict), its preference sets and channel data are
+     * added where the primary has none for that set or channel, its messages (and so its feeds)
+     * become the primary's, and the secondary is deleted, with its subscriptions. Returns the
+     * merged user. Throws `NotFoundError` (changing nothing) when either user does not exist.
+     */
+    async merge(id: string, params: UserMergeParams, _options?: RequestOptions): Promise<User> {
+      const key = userKey(id);
+      return cloneJson(toUser(await mergeUsers(ctx, key.id, params)));
     },
     /** Replaces the user's data for one channel (push tokens, chat ids…); creates the user when missing. */
     async setChannelData(

@@ -10,7 +10,7 @@ import { cloneJson, isPlainObject } from "../_internal/merge.js";
 import { type PageInfo, type PageParams, pageInfo } from "../_internal/paging.js";
 import { ParamChecker } from "../_internal/params.js";
 import type { EngineContext } from "../engine/context.js";
-import type { FeedChangedEvent, FeedMeta, MessageEventName } from "../engine/events.js";
+import type { FeedChangedEvent, FeedMeta } from "../engine/events.js";
 import { checkId, refToKey } from "../recipients/identify.js";
 import type { RecipientReference } from "../recipients/types.js";
 import {
@@ -360,7 +360,7 @@ export function inFeed(message: Message): boolean {
 export async function feedChanged(
   ctx: EngineContext,
   messages: readonly Message[],
-  cause: MessageEventName,
+  cause: FeedChangedEvent["cause"],
 ): Promise<void> {
   if (!ctx.emitter.has("feed.changed")) return;
   const feeds = new Map<

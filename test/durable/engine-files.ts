@@ -19,4 +19,5 @@ export async function importEngineTests(): Promise<void> {
   await import("../engine/windows.test.js");
   await import("../engine/invariants.test.js");
   await import("../engine/bulk.test.js");
+  await import("../engine/merge.test.js");
 }

@@ -120,6 +120,10 @@ describe("Knock's trailing request options", () => {
       (await t.schedules.list({ workflow: "welcome" }, requestOptions)).entries.map((s) => s.data),
     ).toEqual([{ x: 1 }]);
     await t.schedules.delete({ schedule_ids: [id] }, requestOptions);
+    await t.users.update("u2", { phone_number: "+15550100" });
+    expect((await t.users.merge("u1", { from_user_id: "u2" }, requestOptions)).phone_number).toBe(
+      "+15550100",
+    );
     await t.users.delete("u1", requestOptions);
     await t.close();
   });
@@ -140,6 +144,7 @@ describe("errors are rejections, as from Knock's client", () => {
       ["users.listMessages", () => t.users.listMessages(bad)],
       ["users.listSubscriptions", () => t.users.listSubscriptions(bad)],
       ["users.listSchedules", () => t.users.listSchedules(bad)],
+      ["users.merge", () => t.users.merge(bad, { from_user_id: "u1" })],
       ["objects.set", () => t.objects.set("projects", bad, {})],
       ["objects.get", () => t.objects.get("projects", bad)],
       ["objects.delete", () => t.objects.delete("projects", bad)],
