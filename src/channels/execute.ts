@@ -540,11 +540,16 @@ export async function processDeliver(ctx: EngineContext, data: JobData): Promise
     }
     return;
   }
-  const { recipient, actor, tenant } = await loadParticipants(ctx.store, run);
+  // The message's recipient, which is the run's unless users.merge moved the message since.
+  const { recipient, actor, tenant } = await loadParticipants(ctx.store, {
+    recipient: message.recipient,
+    actor: run.actor,
+    tenant: run.tenant,
+  });
   const outbound = buildOutbound(
     message,
     channel,
-    recipient ? toScopeRecipient(recipient) : { id: refToKey(run.recipient).id },
+    recipient ? toScopeRecipient(recipient) : { id: refToKey(message.recipient).id },
     actor ? toScopeRecipient(actor) : null,
     tenant ? toScopeRecipient(tenant) : null,
     recipient?.channel_data[channel.key] ?? null,

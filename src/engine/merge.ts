@@ -8,10 +8,10 @@
  * deleted last, so a merge cut short is finished by calling it again.
  */
 
-import { describe } from "../_internal/describe.js";
 import { isPlainObject, setOwn } from "../_internal/merge.js";
-import { CrierError, InvalidParamsError, NotFoundError, type ValidationIssue } from "../errors.js";
-import { feedChanged } from "../messages/feed.js";
+import { ParamChecker } from "../_internal/params.js";
+import { CrierError, NotFoundError } from "../errors.js";
+import { type FeedMessage, feedChanged, inFeed } from "../messages/feed.js";
 import type { Message } from "../messages/types.js";
 import { checkId } from "../recipients/identify.js";
 import {
@@ -80,25 +80,22 @@ export function mergePatch(primary: StoredRecipient, secondary: StoredRecipient)
 }
 
 function checkParams(primaryId: string, params: unknown): string {
-  if (!isPlainObject(params)) {
-    throw new InvalidParamsError("Invalid users.merge parameters:", [
-      {
-        field: "params",
-        type: "type",
-        message: `expected { from_user_id: "<the user to merge in>" }, received ${describe(params)}`,
-      },
-    ]);
-  }
-  const issues: ValidationIssue[] = [];
-  const from = params.from_user_id;
-  if (checkId(from, "from_user_id", issues, "a user id") && from === primaryId) {
+  const p = new ParamChecker(params);
+  p.known(["from_user_id"]);
+  const issues = p.issues;
+  const from = p.raw("from_user_id");
+  if (
+    issues.every((issue) => issue.field !== "params") &&
+    checkId(from, "from_user_id", issues, "a user id") &&
+    from === primaryId
+  ) {
     issues.push({
       field: "from_user_id",
       type: "value",
       message: `expected another user than the one merged into, received "${from}" for both`,
     });
   }
-  if (issues.length > 0) throw new InvalidParamsError("Invalid users.merge parameters:", issues);
+  p.done("users.merge parameters");
   return from as string;
 }
 
@@ -141,37 +138,48 @@ export async function mergeUsers(
 
 /**
  * Makes every message of `from` a message of user `to`, a page at a time (moved messages leave
- * the listing, so each round reads the first page again). Returns each moved message before and
- * after, when someone listens for feed changes (else nothing is kept).
+ * the listing, so each round reads the first page again). Returns what `feed.changed` needs of
+ * each moved feed message, before and after, when someone listens (else nothing is kept).
  */
 async function moveMessages(
   ctx: EngineContext,
   from: RecipientKey,
   to: string,
-): Promise<Message[]> {
+): Promise<FeedMessage[]> {
   const keep = ctx.emitter.has("feed.changed");
-  const changed: Message[] = [];
-  const seen = new Set<string>();
+  const changed: FeedMessage[] = [];
+  let previous = new Set<string>();
   for (;;) {
     const page = await ctx.store.listMessages({ recipient: from }, { limit: MOVE_PAGE });
     if (page.items.length === 0) return changed;
+    const stuck = page.items.find((message) => previous.has(message.id));
+    if (stuck) {
+      throw new CrierError(
+        "adapter_error",
+        `Expected store "${ctx.store.name}" to move message "${stuck.id}" to user "${to}" (updateMessage with a new recipient), but it still lists it as a message of user "${from.id}". Call users.merge again once the store is fixed: it picks up where it stopped.`,
+      );
+    }
+    previous = new Set(page.items.map((message) => message.id));
     const updated = await Promise.all(
-      page.items.map((message) => {
-        if (seen.has(message.id)) {
-          throw new CrierError(
-            "adapter_error",
-            `Expected store "${ctx.store.name}" to move message "${message.id}" to user "${to}" (updateMessage with a new recipient), but it still lists it as a message of user "${from.id}".`,
-          );
-        }
-        seen.add(message.id);
-        return ctx.store.updateMessage(message.id, { recipient: to });
-      }),
+      page.items.map((message) => ctx.store.updateMessage(message.id, { recipient: to })),
     );
-    if (keep) {
-      for (let i = 0; i < page.items.length; i++) {
-        const after = updated[i];
-        if (after) changed.push(page.items[i] as Message, after);
-      }
+    if (!keep) continue;
+    for (let i = 0; i < page.items.length; i++) {
+      const before = page.items[i] as Message;
+      const after = updated[i];
+      if (after && inFeed(before)) changed.push(feedMessage(before), feedMessage(after));
     }
   }
+}
+
+/** What `feed.changed` reads of a message: kept instead of whole messages while a merge moves them. */
+function feedMessage(message: Message): FeedMessage {
+  return {
+    id: message.id,
+    recipient: message.recipient,
+    channel_id: message.channel_id,
+    channel_type: message.channel_type,
+    status: message.status,
+    tenant: message.tenant,
+  };
 }

@@ -343,8 +343,14 @@ function toFeedItem(message: Message, activities: MessageActivities | null): Fee
   };
 }
 
+/** @internal What {@link feedChanged} reads of each changed message. */
+export type FeedMessage = Pick<
+  Message,
+  "id" | "recipient" | "channel_id" | "channel_type" | "status" | "tenant"
+>;
+
 /** True when the message is in a user's feed (an in-app message delivered to a user). */
-export function inFeed(message: Message): boolean {
+export function inFeed(message: FeedMessage): boolean {
   return (
     message.channel_type === "in_app_feed" &&
     message.status === "delivered" &&
@@ -359,7 +365,7 @@ export function inFeed(message: Message): boolean {
  */
 export async function feedChanged(
   ctx: EngineContext,
-  messages: readonly Message[],
+  messages: readonly FeedMessage[],
   cause: FeedChangedEvent["cause"],
 ): Promise<void> {
   if (!ctx.emitter.has("feed.changed")) return;

@@ -1,12 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
+  CrierError,
   type FeedChangedEvent,
   InvalidParamsError,
+  memoryStore,
   NotFoundError,
+  type OutboundMessage,
+  type Store,
   type WorkflowInput,
 } from "../../src/index.js";
 import { createTestEngine, type TestEngine } from "../../src/testing/index.js";
-import { feedWorkflow } from "./helpers.js";
+import { emailWorkflow, feedWorkflow } from "./helpers.js";
 
 /** Triggers the feed workflow for `user` (identified inline), a virtual minute on; returns the message's id. */
 async function comment(t: TestEngine, user: string, text: string): Promise<string> {
@@ -28,7 +32,7 @@ describe("users.merge", () => {
       name: "Ada",
       email: null,
       created_at: null,
-      address: { city: "London" },
+      address: { city: "London", geo: { lat: 51.5 } },
       preferences: { default: { categories: { news: false } } },
     });
     await t.users.setChannelData("ada", "push", { data: { tokens: ["ada-phone"] } });
@@ -37,7 +41,7 @@ describe("users.merge", () => {
       email: "ada@example.com",
       phone_number: "+15550100",
       created_at: "2025-01-01T00:00:00.000Z",
-      address: { city: "Paris", country: "UK" },
+      address: { city: "Paris", country: "UK", geo: { lat: 48.9, lng: -0.1 } },
       preferences: {
         default: { categories: { news: true, digest: false } },
         acme: { channel_types: { sms: false } },
@@ -56,7 +60,7 @@ describe("users.merge", () => {
       // A key the primary holds, even as null, is a conflict: the primary's value stays.
       email: null,
       phone_number: "+15550100",
-      address: { city: "London", country: "UK" },
+      address: { city: "London", country: "UK", geo: { lat: 51.5, lng: -0.1 } },
       created_at: "2025-01-01T00:00:00.000Z",
     });
     expect(await t.users.get("ada")).toEqual(merged);
@@ -155,9 +159,111 @@ describe("users.merge", () => {
     await expect(t.users.merge("ada", "invited-ada" as never)).rejects.toBeInstanceOf(
       InvalidParamsError,
     );
+    await expect(
+      t.users.merge("ada", { from_user_id: "invited-ada", form_user_id: "x" } as never),
+    ).rejects.toMatchObject({ errors: [expect.objectContaining({ field: "form_user_id" })] });
 
     expect(await t.users.get("invited-ada")).toEqual(before);
     expect(await t.users.get("ada")).toMatchObject({ name: "Ada" });
+    expect((await t.messages.get(message)).recipient).toBe("invited-ada");
+  });
+
+  it("sends the retry of a moved message to the primary", async () => {
+    const sent: OutboundMessage[] = [];
+    let failures = 1;
+    const t = createTestEngine({
+      workflows: [emailWorkflow()],
+      channels: [
+        {
+          key: "email",
+          type: "email",
+          provider: {
+            send: async (message) => {
+              if (failures-- > 0) throw new Error("mail server down");
+              sent.push(message);
+            },
+          },
+        },
+      ],
+    });
+    await t.users.update("ada", { name: "Ada", email: "ada@example.com" });
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "invited-ada", name: "Invited", email: "invited@example.com" }],
+    });
+    await t.idle();
+    const [queued] = (await t.users.listMessages("invited-ada")).items;
+    expect(queued).toMatchObject({ status: "queued", attempts: 1 });
+
+    await t.users.merge("ada", { from_user_id: "invited-ada" });
+    await t.clock.advance("1h");
+
+    // Its content was rendered for the secondary; its address is now the primary's.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      recipient_ref: "ada",
+      recipient: { id: "ada", email: "ada@example.com" },
+      content: { subject: "Hello Invited" },
+    });
+    expect(await t.messages.get(queued?.id ?? "")).toMatchObject({
+      recipient: "ada",
+      status: "sent",
+      attempts: 2,
+    });
+  });
+
+  it("finishes a merge that was cut short when it is called again", async () => {
+    const base = memoryStore();
+    let lostConnections = 1;
+    const store: Store = {
+      ...base,
+      deleteRecipient(key) {
+        if (lostConnections-- > 0) throw new Error("connection lost");
+        return base.deleteRecipient(key);
+      },
+    };
+    const t = createTestEngine({ workflows: [feedWorkflow()], store });
+    await t.users.update("ada", { name: "Ada", created_at: "2024-05-01T00:00:00.000Z" });
+    const message = await comment(t, "invited-ada", "hello");
+    await t.users.update("invited-ada", { plan: "pro", created_at: "2025-01-01T00:00:00.000Z" });
+
+    await expect(t.users.merge("ada", { from_user_id: "invited-ada" })).rejects.toThrow(
+      "connection lost",
+    );
+    // Everything but the deletion was done: the secondary is still there.
+    expect((await t.users.get("invited-ada")).id).toBe("invited-ada");
+    expect((await t.messages.get(message)).recipient).toBe("ada");
+
+    const merged = await t.users.merge("ada", { from_user_id: "invited-ada" });
+    expect(merged).toMatchObject({
+      id: "ada",
+      name: "Ada",
+      plan: "pro",
+      created_at: "2024-05-01T00:00:00.000Z",
+    });
+    await expect(t.users.get("invited-ada")).rejects.toBeInstanceOf(NotFoundError);
+    expect((await t.users.feeds.listItems("ada", "in-app")).entries.map((i) => i.id)).toEqual([
+      message,
+    ]);
+  });
+
+  it("stops with an adapter error when the store does not move messages, instead of looping", async () => {
+    const base = memoryStore();
+    const store: Store = {
+      ...base,
+      // A store that drops the recipient from the patch: the message never leaves the secondary.
+      updateMessage(id, { recipient: _ignored, ...patch }) {
+        return base.updateMessage(id, patch);
+      },
+    };
+    const t = createTestEngine({ workflows: [feedWorkflow()], store });
+    await t.users.update("ada", {});
+    const message = await comment(t, "invited-ada", "hello");
+    const error = await t.users.merge("ada", { from_user_id: "invited-ada" }).catch((e) => e);
+    expect(error).toBeInstanceOf(CrierError);
+    expect(error).toMatchObject({ code: "adapter_error" });
+    expect(error.message).toContain(`still lists it as a message of user "invited-ada"`);
+    // The secondary is deleted last: it is still there for a merge once the store is fixed.
+    expect((await t.users.get("invited-ada")).id).toBe("invited-ada");
     expect((await t.messages.get(message)).recipient).toBe("invited-ada");
   });
 });
