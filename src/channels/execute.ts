@@ -16,7 +16,7 @@ import { evaluatePreferences, explainBlock } from "../preferences/evaluate.js";
 import type { JobData, JobInput } from "../queue/types.js";
 import { loadParticipants, refToKey, toScopeRecipient } from "../recipients/identify.js";
 import { recipientTimeZone } from "../scheduling/repeat.js";
-import { log, type Outcome, type RunState, scopeOf, skip } from "../steps/run.js";
+import { catchUp, log, type Outcome, type RunState, scopeOf, skip } from "../steps/run.js";
 import { USERS_COLLECTION } from "../store/types.js";
 import type { ChannelInstruction } from "../workflows/compile.js";
 import type { RunEvent, WorkflowRecipientRun } from "../workflows/run-types.js";
@@ -254,6 +254,7 @@ export async function executeChannelStep(
       1,
     );
     const entries = await attemptDelivery(ctx, channel, stored, outbound, 1);
+    catchUp(state);
     state.events.push(...entries);
     // A message given up on is one of the run's errors (`error_count`, `has_errors`).
     if (entries.some(isUndelivered))
@@ -359,13 +360,16 @@ async function attemptDelivery(
   outbound: OutboundMessage,
   attempt: number,
 ): Promise<RunEvent[]> {
-  const at = isoString(ctx.clock.now());
+  // The outcome is stamped with the time the provider answered (or failed).
+  let at = "";
   const entry = (event: string, status: "ok" | "error", data: Record<string, unknown>) =>
     deliveryEntry(message, attempt, at, event, status, data);
   let result: DeliveryResult | void;
   try {
     result = await send(ctx, channel, outbound);
+    at = isoString(ctx.clock.now());
   } catch (error) {
+    at = isoString(ctx.clock.now());
     const text = error instanceof Error ? error.message : String(error);
     if (attempt >= ctx.deliveryAttempts) {
       const updated = await ctx.store.updateMessage(message.id, {

@@ -8,7 +8,7 @@
 import { isPlainObject } from "../_internal/merge.js";
 import { renderTemplate } from "../channels/templates.js";
 import type { HttpFetchInstruction } from "../workflows/compile.js";
-import { log, type Outcome, type RunState, scopeOf } from "./run.js";
+import { catchUp, log, type Outcome, type RunState, scopeOf } from "./run.js";
 
 /** Knock's timeout for one request. */
 const TIMEOUT_MS = 15_000;
@@ -74,6 +74,7 @@ export async function executeHttpFetch(
         `${method} ${url.origin}${url.pathname} answered ${response.status} ${response.statusText}`,
       );
     const text = await response.text();
+    catchUp(state);
     let json: unknown = null;
     if (text.length > 0) {
       try {
@@ -100,6 +101,7 @@ export async function executeHttpFetch(
     );
     return { kind: "next", next: instruction.next };
   } catch (caught) {
+    catchUp(state);
     error = signal.aborted
       ? `${method} ${describeUrl(request.url)} did not answer within ${TIMEOUT_MS / 1000} s (the step's timeout)`
       : caught instanceof Error

@@ -599,6 +599,19 @@ function buildScope(state: RunState): Record<string, unknown> {
 }
 
 /**
+ * @internal Moves the run's instant to the clock's time after an await that takes real time (a
+ * provider's answer, an HTTP fetch): what the run logs and decides after it (its later steps'
+ * conditions and windows, a retry's due time, its final write) is then stamped with the time it
+ * happened, not the time the job started. Time never goes back.
+ */
+export function catchUp(state: RunState): void {
+  const now = state.ctx.clock.now();
+  if (now.getTime() <= state.now.getTime()) return;
+  state.now = now;
+  state.nowIso = isoString(now);
+}
+
+/**
  * @internal Appends an entry to the run's log. The entry and its `data` (a fresh object, frozen
  * here) are frozen as they are made: nothing changes them after, and the memory store keeps a
  * deeply frozen entry without copying it.
