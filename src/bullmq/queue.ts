@@ -84,6 +84,12 @@ export function toBullId(id: string): string {
 /** The job data key that carries a job's due time on a virtual clock (never shown to handlers). */
 const RUN_AT_KEY = "$crier_run_at";
 
+/**
+ * On a clock other than the system's, how much longer than the clock's delay BullMQ's own
+ * real-time delay is: the clock's timer promotes the job; BullMQ's timer is a fallback.
+ */
+const VIRTUAL_FALLBACK_MS = 60_000;
+
 /** A BullMQ job as the engine's {@link Job}: unescaped id, data without crier's own keys. */
 function toJob(bullJob: BullJob): Job {
   let data = bullJob.data as Job["data"];
@@ -336,25 +342,35 @@ class BullmqQueue implements Queue {
     );
   }
 
-  /** BullMQ's form of a job: the escaped id, and a delay measured on the engine's clock. */
-  #toBull(input: JobInput): { name: string; data: unknown; opts: JobsOptions } {
+  /**
+   * BullMQ's form of a job: the escaped id, and a delay measured on the engine's clock (`delay`,
+   * what a virtual clock's timer waits; BullMQ's own is a minute longer then, see below).
+   */
+  #toBull(input: JobInput): { name: string; data: unknown; opts: JobsOptions; delay: number } {
     const jobId = toBullId(input.id ?? randomUUID());
     const delay =
       input.runAt === undefined
         ? 0
         : Math.max(0, Math.ceil(input.runAt.getTime() - this.#clock.now().getTime()));
+    const virtual = delay > 0 && this.#clock !== systemClock;
     // On a virtual clock the due time is kept with the job, so that a queue started later (another
     // process, a restart) can follow it too (see #armStored); the handler never sees it.
     const data =
-      delay > 0 && this.#clock !== systemClock && input.runAt !== undefined
+      virtual && input.runAt !== undefined
         ? { ...input.data, [RUN_AT_KEY]: input.runAt.toISOString() }
         : input.data;
+    // On a virtual clock the clock's timer promotes the job; BullMQ's real-time delay, a minute
+    // longer, is only a fallback. Equal to the clock's, it would run the job early, at the wrong
+    // virtual time, whenever more real time than the delay passed before the clock was moved
+    // (a collection pause, a busy machine).
+    const bullDelay = virtual ? delay + VIRTUAL_FALLBACK_MS : delay;
     return {
       name: input.name,
       data,
+      delay,
       opts: {
         jobId,
-        ...(delay > 0 ? { delay } : {}),
+        ...(bullDelay > 0 ? { delay: bullDelay } : {}),
         attempts: this.#attempts,
         backoff: { type: "crier" },
         removeOnComplete: true,
@@ -429,7 +445,7 @@ class BullmqQueue implements Queue {
     validateJob(job, "job", PREFIX);
     const bull = this.#toBull(job);
     await queue.add(bull.name, bull.data, bull.opts);
-    this.#armVirtual(bull.opts.jobId!, bull.opts.delay ?? 0);
+    this.#armVirtual(bull.opts.jobId!, bull.delay);
   }
 
   async addBulk(jobs: readonly JobInput[]): Promise<void> {
@@ -443,8 +459,12 @@ class BullmqQueue implements Queue {
       validateJob(jobs[index], `jobs[${index}]`, PREFIX);
     if (jobs.length === 0) return;
     const bulk = jobs.map((job) => this.#toBull(job));
-    await queue.addBulk(bulk as Parameters<BullQueue["addBulk"]>[0]);
-    for (const job of bulk) this.#armVirtual(job.opts.jobId!, job.opts.delay ?? 0);
+    await queue.addBulk(
+      bulk.map(({ name, data, opts }) => ({ name, data, opts })) as Parameters<
+        BullQueue["addBulk"]
+      >[0],
+    );
+    for (const job of bulk) this.#armVirtual(job.opts.jobId!, job.delay);
   }
 
   async remove(id: string): Promise<boolean> {

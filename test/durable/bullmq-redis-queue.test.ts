@@ -3,6 +3,7 @@ import { bullmqQueue } from "../../src/bullmq/index.js";
 import type { Job } from "../../src/queue/types.js";
 import { systemClock } from "../../src/scheduling/clock.js";
 import { testQueue } from "../../src/testing/conformance/queue.js";
+import { createTestClock } from "../../src/testing/test-clock.js";
 import { uniqueName } from "./helpers.js";
 
 const prefix = uniqueName("crier_test");
@@ -64,6 +65,43 @@ describe("bullmqQueue on Redis", () => {
     } finally {
       await producer.close();
       await worker.close();
+    }
+  });
+
+  it("on a virtual clock, runs a delayed job when the clock reaches it, not when real time does", async () => {
+    const queue = bullmqQueue({
+      connection: inject("redisUrl"),
+      prefix,
+      name: uniqueName("virtual"),
+      backoff: () => 10,
+    });
+    const clock = createTestClock("2026-01-01T00:00:00.000Z");
+    const ran: Job[] = [];
+    try {
+      await queue.start({
+        clock,
+        handler: async (job) => {
+          ran.push(job);
+        },
+        onFailed: () => {},
+      });
+      await queue.add({
+        name: "later",
+        id: "later",
+        data: {},
+        runAt: new Date(clock.now().getTime() + 200),
+      });
+      // More real time than the job's delay passes before the clock moves (a stall in a test):
+      // BullMQ must not run the job on its own.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await queue.idle();
+      expect(ran).toEqual([]);
+      await clock.advance(200);
+      for (let waited = 0; ran.length === 0 && waited < 5_000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(ran.map((job) => job.id)).toEqual(["later"]);
+    } finally {
+      await queue.close();
     }
   });
 });
