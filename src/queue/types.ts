@@ -17,7 +17,10 @@
  *   changes nothing.
  * - **Removal.** {@link Queue.remove} drops a waiting or delayed job, which then never runs.
  * - **Due times.** A job with `runAt` does not run before that instant (per the clock given to
- *   `start`); due jobs run in due-time order when they are due at once.
+ *   `start`); due jobs run in due-time order when they are due at once. A queue that promotes due
+ *   jobs in batches (BullMQ's PostgreSQL backend) may start jobs that fell due within one batch in
+ *   the order they were added; nothing in the engine depends on that order (jobs run
+ *   concurrently, and each is written to be run in any order).
  *
  * Non-goals: priorities, rate limits, per-job result storage. A queue never runs steps itself.
  *

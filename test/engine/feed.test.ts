@@ -616,15 +616,23 @@ describe("feed.changed", () => {
   it("fires once per delivered in-app message, after the write, with the feed's new counts", async () => {
     const t = engine();
     const seen: Array<{ event: FeedChangedEvent; listed: number }> = [];
-    t.on("feed.changed", async (event) => {
+    // The emitter does not wait for a listener: the test waits for each one's read itself.
+    const reads: Array<Promise<void>> = [];
+    t.on("feed.changed", (event) => {
       // The write is done: the feed already shows what the event reports.
-      const feed = await t.users.feeds.listItems(event.user_id, event.channel_id);
-      seen.push({ event, listed: feed.meta.total_count });
+      const entry = { event, listed: -1 };
+      seen.push(entry);
+      reads.push(
+        t.users.feeds.listItems(event.user_id, event.channel_id).then((feed) => {
+          entry.listed = feed.meta.total_count;
+        }),
+      );
     });
     await t.users.update("u1", { email: "u1@example.com" });
     const ids = await comments(t, 2, { tenant: "acme" });
     await t.workflows.trigger("welcome", { recipients: ["u1"] });
     await t.idle();
+    await Promise.all(reads);
     expect(seen.map((s) => s.event)).toEqual([
       {
         user_id: "u1",

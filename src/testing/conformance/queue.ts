@@ -27,6 +27,12 @@ export interface TestQueueOptions {
   concurrency?: number;
   /** How long the suite waits for something that should happen, in ms. @default 5000 */
   timeout?: number;
+  /**
+   * For a queue that promotes due jobs in batches, as BullMQ's PostgreSQL backend does: delayed
+   * jobs due less than this many ms apart may start in the order they were added instead of the
+   * order they were due (each still never before its due time). @default 0 (strict due order)
+   */
+  dueOrderSlackMs?: number;
 }
 
 /** A promise with its resolver, for holding handlers until a test lets them go. */
@@ -113,6 +119,7 @@ export function testQueue(
   const attempts = options.retries?.attempts ?? 3;
   const concurrency = options.concurrency;
   const timeout = options.timeout ?? 5_000;
+  const dueOrderSlack = options.dueOrderSlackMs ?? 0;
   const open: Queue[] = [];
 
   /** Creates and starts a queue whose handler records every job, then calls `handle`. */
@@ -327,7 +334,17 @@ export function testQueue(
         })),
       );
       await waitFor("5 delayed jobs to run", () => harness.seen.length === 5, timeout);
-      expect(harness.seen.map((job) => job.data.offset)).toEqual([0, 20, 40, 60, 80]);
+      const started = harness.seen.map((job) => Number(job.data.offset));
+      expect([...started].sort((a, b) => a - b)).toEqual([0, 20, 40, 60, 80]);
+      // No job started before one that fell due more than the slack before it.
+      started.forEach((offset, index) => {
+        for (const later of started.slice(index + 1)) {
+          expect(
+            offset - later,
+            `the job due at +${offset} ms started before the one due at +${later} ms`,
+          ).toBeLessThanOrEqual(dueOrderSlack);
+        }
+      });
       harness.seen.forEach((job, index) => {
         expect(harness.startedAt[index]).toBeGreaterThanOrEqual(base + Number(job.data.offset));
       });
