@@ -125,6 +125,15 @@ export async function executeBatch(
         closes_at: batch.closes_at,
         leading: true,
       });
+      // The window closes on time even when no trigger follows (else a trigger days later would
+      // find the batch still open and flush it at once). Its own job: the run that continues with
+      // the batch, if one comes, adds the usual one once it is parked, and whichever runs second
+      // finds the batch closed and resumes that run, once. Added now, not after the run's write:
+      // it resumes no run, so nothing needs to be written first.
+      await ctx.queue.add({
+        ...batchCloseJob(batch, null),
+        id: `batch:${batch.id}:${batch.closes_at}:leading`,
+      });
       return { kind: "next", next: instruction.next };
     case "opened":
     case "continuing":

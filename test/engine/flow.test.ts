@@ -331,6 +331,29 @@ describe("batch", () => {
     await t.workflows.trigger("digest", { recipients: ["u1"] });
     await t.clock.advance("10m");
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "2", ""]);
+    // Long after, two triggers at once: the first leads a new batch (sent at once, unbatched),
+    // the second waits for that batch's window.
+    await t.clock.advance("1d");
+    await t.workflows.trigger("digest", { recipients: ["u1"] });
+    await t.workflows.trigger("digest", { recipients: ["u1"] });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "2", "", ""]);
+    await t.clock.advance("10m");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "2", "", "", "1"]);
+  });
+
+  it("flush_leading: a batch that a trigger joins just before it closes still resumes that trigger's run", async () => {
+    const { t } = engine([
+      digest({ batch_execution_mode: "flush_leading" }, "{{ total_activities }}"),
+    ]);
+    await t.users.update("u1", { email: "u1@example.com" });
+    await t.workflows.trigger("digest", { recipients: ["u1"] });
+    await t.clock.advance(10 * 60_000 - 1);
+    await t.workflows.trigger("digest", { recipients: ["u1"] });
+    await t.clock.advance("1m");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "1"]);
+    const runs = (await t.workflowRecipientRuns.list()).entries;
+    expect(runs.map((run) => run.status)).toEqual(["completed", "completed"]);
   });
 });
 
