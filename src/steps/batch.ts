@@ -248,7 +248,7 @@ async function resumeContinuingRun(
       {
         status: "paused",
         cursor: step.next,
-        data: mergedBatchData(batch),
+        data: mergedBatchData(batch, compiled),
         updated_at: at,
       },
       [
@@ -286,16 +286,20 @@ async function resumeContinuingRun(
   const updated = await ctx.store.updateRecipientRun(
     run.id,
     run.version,
-    { data: mergedBatchData(batch), updated_at: at },
+    { data: mergedBatchData(batch, compiled), updated_at: at },
     [batchEvent(batch, "batch_closed", at, { total_activities: batch.items.length })],
   );
   if (updated) await ctx.queue.add(runJob(run.id, run.cursor));
 }
 
-/** Knock's batch data: a shallow merge in arrival order, nested values dropped, strings cut at 256. */
-function mergedBatchData(batch: StoredBatch): Record<string, unknown> {
+/**
+ * Knock's batch data: a shallow merge, in arrival order, of the activities the batch shows (the
+ * first or the last ones, by `batch_order`, up to the render limit), nested values dropped and
+ * strings cut at 256.
+ */
+function mergedBatchData(batch: StoredBatch, compiled: CompiledWorkflow): Record<string, unknown> {
   const merged: Record<string, unknown> = {};
-  for (const item of batch.items) {
+  for (const item of batchView(batch, compiled).shown) {
     for (const [key, value] of Object.entries(item.data)) {
       if (value !== null && typeof value === "object") continue;
       merged[key] =
@@ -308,13 +312,13 @@ function mergedBatchData(batch: StoredBatch): Record<string, unknown> {
 }
 
 /**
- * @internal What a closed batch shows, by its step's settings: the activities in `batch_order`
- * up to `batch_items_render_limit`, the distinct actors most recent first (at most ten) and the
+ * @internal What a closed batch shows, by its step's settings: the first or last activities (by
+ * `batch_order`) up to `batch_items_render_limit`, oldest first, the distinct actors most recent first (at most ten) and the
  * totals. Templates see it (with the actors' records), and so do the message's `actors` and a
  * feed item's `activities`.
  */
 export interface BatchView {
-  /** The items shown, in the step's order. */
+  /** The items shown (the first or last, by `batch_order`), oldest first. */
   shown: BatchItem[];
   /** The distinct actors, most recent first, at most {@link MAX_ACTORS}. */
   actors: RecipientKey[];
@@ -328,7 +332,9 @@ export function batchView(batch: StoredBatch, compiled: CompiledWorkflow | null)
   const step = instruction?.type === "batch" ? instruction.settings : undefined;
   const order = step?.batch_order ?? "asc";
   const limit = step?.batch_items_render_limit ?? DEFAULT_RENDER_LIMIT;
-  const items = order === "desc" ? [...batch.items].reverse() : batch.items;
+  // Knock: `batch_order` picks the first or the last activities; either way they are listed
+  // oldest first.
+  const shown = order === "desc" ? batch.items.slice(-limit) : batch.items.slice(0, limit);
   const actorKeys = new Map<string, RecipientKey>();
   // Most recent actors first, as a digest shows them.
   for (let i = batch.items.length - 1; i >= 0; i--) {
@@ -336,7 +342,7 @@ export function batchView(batch: StoredBatch, compiled: CompiledWorkflow | null)
     if (actor) actorKeys.set(actorName(actor), actor);
   }
   return {
-    shown: items.slice(0, limit),
+    shown,
     actors: [...actorKeys.values()].slice(0, MAX_ACTORS),
     total_activities: batch.items.length,
     total_actors: actorKeys.size,

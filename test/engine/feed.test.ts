@@ -441,7 +441,8 @@ describe("activities", () => {
     const digest = (await t.users.feeds.listItems("u1", "in-app")).entries.find(
       (e) => e.source.step_ref === "after",
     );
-    expect(digest?.activities.map((a) => a.data)).toEqual([{ n: 2 }, { n: 1 }]);
+    // batch_order desc shows the last two, oldest first (as Knock lists them).
+    expect(digest?.activities.map((a) => a.data)).toEqual([{ n: 1 }, { n: 2 }]);
     expect(digest?.total_activities).toBe(3);
     const id = digest?.id ?? "";
     const all = await t.messages.listActivities(id);

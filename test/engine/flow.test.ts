@@ -226,7 +226,7 @@ describe("batch", () => {
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["3"]);
   });
 
-  it("renders at most batch_items_render_limit activities, newest first with batch_order desc", async () => {
+  it("renders at most batch_items_render_limit activities: the last ones with batch_order desc, oldest first", async () => {
     const { t } = engine([
       digest(
         { batch_order: "desc", batch_items_render_limit: 2 },
@@ -241,7 +241,33 @@ describe("batch", () => {
       await t.idle();
     }
     await t.clock.advance("10m");
-    expect(t.outbox.map((m) => m.content.subject)).toEqual(["4,3 of 4"]);
+    // Knock: the order picks which activities show; they are always listed oldest first.
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["3,4 of 4"]);
+  });
+
+  it("merges into data only the activities the batch shows", async () => {
+    for (const [order, expected] of [
+      ["asc", "n=2 early=1"],
+      ["desc", "n=4 early="],
+    ] as const) {
+      const { t } = engine([
+        digest(
+          { batch_order: order, batch_items_render_limit: 2 },
+          "n={{ data.n }} early={{ data.early }}",
+        ),
+      ]);
+      await t.users.update("u1", { email: "u1@example.com" });
+      for (let n = 1; n <= 4; n++) {
+        // Only the first activity has `early`: merged only when it is among those shown.
+        await t.workflows.trigger("digest", {
+          recipients: ["u1"],
+          data: n === 1 ? { n, early: 1 } : { n },
+        });
+        await t.idle();
+      }
+      await t.clock.advance("10m");
+      expect(t.outbox.map((m) => m.content.subject)).toEqual([expected]);
+    }
   });
 
   it("caps actors at the 10 most recent distinct ones, and counts every actor and activity", async () => {
