@@ -180,6 +180,14 @@ export async function processRunPage(
   if (failures.length > 0) throw new RunPageError(failures);
 }
 
+/** The object a subscriber's run came through (`recipient.subscription.object`), if any. */
+function subscriptionObject(run: WorkflowRecipientRun): RecipientKey | null {
+  const object = run.subscription?.object;
+  if (object === null || typeof object !== "object") return null;
+  const { id, collection } = object as Record<string, unknown>;
+  return typeof id === "string" && typeof collection === "string" ? { collection, id } : null;
+}
+
 /** The workflows and participants of the runs of a page that are about to start. */
 async function readForPage(
   ctx: EngineContext,
@@ -191,7 +199,8 @@ async function readForPage(
   for (const run of runs) {
     if (!run || run.status === "completed" || run.status === "cancelled") continue;
     workflows.set(run.workflow, null);
-    for (const key of participantKeys(run)) {
+    const object = subscriptionObject(run);
+    for (const key of object ? [...participantKeys(run), object] : participantKeys(run)) {
       const name = `${key.collection}\u0000${key.id}`;
       if (seen.has(name)) continue;
       seen.add(name);
@@ -276,8 +285,17 @@ async function executeRun(
       state.batchActors = loaded.actors;
     }
   }
-  if (run.subscription)
-    state.recipientScope = { ...state.recipientScope, subscription: run.subscription };
+  if (run.subscription) {
+    // Knock: `recipient.subscription.object` is the object itself (as it is now), not a reference.
+    const objectKey = subscriptionObject(run);
+    let subscription = run.subscription;
+    if (objectKey) {
+      const read = reads?.participants.get(objectKey.collection)?.get(objectKey.id);
+      const object = read === undefined ? await ctx.store.getRecipient(objectKey) : read;
+      if (object) subscription = { ...subscription, object: ctx.views.scope(object, objectKey.id) };
+    }
+    state.recipientScope = { ...state.recipientScope, subscription };
+  }
   const scheduleId = run.trigger_source.schedule_id;
   if (run.trigger_source.type === "schedule" && scheduleId) {
     const schedule = await scheduleScope(

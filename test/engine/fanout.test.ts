@@ -39,6 +39,66 @@ describe("object recipients and subscriptions", () => {
     ]);
   });
 
+  it("gives recipient.subscription.object the object itself, as it is when the run starts", async () => {
+    const workflow = emailWorkflow({
+      steps: [
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "email",
+          template: {
+            subject:
+              "{{ recipient.subscription.object.name }} ({{ recipient.subscription.object.collection }}/{{ recipient.subscription.object.id }})",
+          },
+        },
+      ],
+    });
+    const t = createTestEngine({ workflows: [workflow] });
+    await t.objects.set("projects", "apollo", { name: "Apollo" });
+    await t.objects.addSubscriptions("projects", "apollo", {
+      recipients: [{ id: "u1", email: "u1@example.com" }],
+    });
+    await t.objects.set("projects", "apollo", { name: "Apollo 11" });
+    // One subscriber alone starts as a plain run job, many as pages: both see the object.
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "apollo", collection: "projects" }],
+    });
+    await t.objects.addSubscriptions("projects", "apollo", {
+      recipients: Array.from({ length: 40 }, (_, i) => ({ id: `p${i}`, email: `p${i}@x.com` })),
+    });
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "apollo", collection: "projects" }],
+    });
+    await t.idle();
+    const subjects = new Set(t.outbox.map((m) => m.content.subject));
+    expect([...subjects]).toEqual(["Apollo 11 (projects/apollo)"]);
+    expect(t.outbox).toHaveLength(42);
+    // Deleted while the runs wait: the reference is what is left.
+    const delayed = {
+      ...workflow,
+      steps: [
+        {
+          ref: "wait",
+          type: "delay" as const,
+          settings: { delay_for: { unit: "minutes" as const, value: 1 } },
+        },
+        ...(workflow.steps ?? []),
+      ],
+    };
+    const later = createTestEngine({ workflows: [delayed] });
+    await later.objects.set("projects", "gone", { name: "Gone" });
+    await later.objects.addSubscriptions("projects", "gone", {
+      recipients: [{ id: "u1", email: "u1@example.com" }],
+    });
+    await later.workflows.trigger("welcome", {
+      recipients: [{ id: "gone", collection: "projects" }],
+    });
+    await later.idle();
+    await later.objects.delete("projects", "gone");
+    await later.clock.advance("1m");
+    expect(later.outbox.map((m) => m.content.subject)).toEqual([" (projects/gone)"]);
+  });
+
   it("goes two levels deep, deduplicates with explicit recipients first, and never notifies the actor as a subscriber", async () => {
     const t = createTestEngine({ workflows: [subjectWorkflow] });
     const user = (id: string) => ({ id, email: `${id}@example.com` });
