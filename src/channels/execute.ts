@@ -69,6 +69,17 @@ function missingAddress(
   }
 }
 
+/**
+ * What preference conditions see: the run's scope, except after a batch, where Knock evaluates
+ * them against the first activity only: `data` is the first activity's (not the batch's merged
+ * data).
+ */
+function preferenceScope(state: RunState): Record<string, unknown> {
+  const scope = scopeOf(state);
+  const first = state.batch?.activities[0];
+  return first ? { ...scope, data: first.data } : scope;
+}
+
 /** @internal Runs a channel step for the run in `state`. */
 export async function executeChannelStep(
   state: RunState,
@@ -118,7 +129,7 @@ export async function executeChannelStep(
       isCommercial: workflow.settings?.is_commercial === true,
       overridePreferences: workflow.settings?.override_preferences === true,
     },
-    scopeOf(state),
+    preferenceScope(state),
     state.now,
   );
   if (blocked) {

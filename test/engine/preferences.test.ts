@@ -232,6 +232,43 @@ describe("preferences in runs", () => {
     expect(t.outbox[0]?.content.subject).toBe("noisy");
   });
 
+  it("after a batch, evaluates preference conditions against the first activity only", async () => {
+    const { t, sentTo } = engineWith();
+    await t.workflows.upsert({
+      key: "batched",
+      steps: [
+        {
+          ref: "batch",
+          type: "batch",
+          settings: { batch_window: { unit: "minutes", value: 5 } },
+        },
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "postmark",
+          channel_type: "email",
+          template: { subject: "{{ total_activities }} in {{ data.kind }}" },
+        },
+      ],
+    });
+    const onlyFirst = {
+      workflows: {
+        batched: {
+          conditions: [{ variable: "data.kind", operator: "equal_to" as const, argument: "first" }],
+        },
+      },
+    };
+    await t.users.update("u1", { email: "u1@example.com", preferences: { default: onlyFirst } });
+    for (const kind of ["first", "second"]) {
+      await t.workflows.trigger("batched", { recipients: ["u1"], data: { kind } });
+      await t.idle();
+    }
+    await t.clock.advance("5m");
+    // The merged data says "second" (templates see it); the condition sees the first activity.
+    expect(sentTo("u1")).toEqual(["email_1"]);
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["2 in second"]);
+  });
+
   it("objects have preference sets too", async () => {
     const { t, sentTo } = engineWith();
     await t.objects.set("teams", "core", { email: "core@example.com" });
