@@ -63,6 +63,8 @@ describe("object recipients and subscriptions", () => {
     await t.workflows.trigger("welcome", {
       recipients: [{ id: "apollo", collection: "projects" }],
     });
+    // Fanned out before the next subscribers come (a durable queue runs the job later).
+    await t.idle();
     await t.objects.addSubscriptions("projects", "apollo", {
       recipients: Array.from({ length: 40 }, (_, i) => ({ id: `p${i}`, email: `p${i}@x.com` })),
     });
