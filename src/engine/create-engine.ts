@@ -22,7 +22,7 @@ import { Views } from "../steps/views.js";
 import { memoryStore } from "../store/memory.js";
 import type { AnyTriggerData, TriggerData } from "../workflows/define-workflow.js";
 import { WorkflowRegistry } from "../workflows/registry.js";
-import type { ChannelType, Workflow, WorkflowInput } from "../workflows/types.js";
+import { CHANNEL_TYPES, type Workflow, type WorkflowInput } from "../workflows/types.js";
 import { BulkLedger } from "./bulk.js";
 import { type CancelParams, cancelWorkflow } from "./cancel.js";
 import { type EngineContext, WORKFLOW_RUNS_KEPT } from "./context.js";
@@ -48,15 +48,6 @@ import {
   type TriggerResult,
   triggerWorkflow,
 } from "./trigger.js";
-
-const CHANNEL_TYPES: readonly ChannelType[] = [
-  "email",
-  "sms",
-  "push",
-  "chat",
-  "in_app_feed",
-  "http",
-];
 
 /** @internal Options only crier's own helpers pass (the test engine's capturing channels). */
 export interface InternalEngineOptions {

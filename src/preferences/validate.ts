@@ -7,6 +7,7 @@ import { describe } from "../_internal/describe.js";
 import { isPlainObject } from "../_internal/merge.js";
 import { validateConditionGroup } from "../conditions/evaluate.js";
 import type { ValidationIssue } from "../errors.js";
+import { CHANNEL_TYPES } from "../workflows/types.js";
 import type { PreferenceSetInput } from "./types.js";
 
 const SECTIONS = ["workflows", "categories", "channel_types", "channels"] as const;
@@ -108,9 +109,17 @@ function checkChannelMap(value: unknown, field: string, issues: ValidationIssue[
     });
     return;
   }
+  // channel_types names channel types, a fixed list: a typo (`emial`) would never apply.
+  const types = field.endsWith("channel_types");
   for (const [key, setting] of Object.entries(value)) {
     if (key === "__strategy__") checkStrategy(setting, `${field}.${key}`, issues);
-    else checkChannelSetting(setting, `${field}.${key}`, issues);
+    else if (types && !(CHANNEL_TYPES as readonly string[]).includes(key)) {
+      issues.push({
+        field: `${field}.${key}`,
+        type: "enum",
+        message: `expected a channel type (${CHANNEL_TYPES.join(", ")}), received "${key}"; name one channel by its key under channels instead`,
+      });
+    } else checkChannelSetting(setting, `${field}.${key}`, issues);
   }
 }
 

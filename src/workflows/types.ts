@@ -14,6 +14,16 @@ export interface Duration {
 /** The channel types a channel step may name. */
 export type ChannelType = "email" | "sms" | "push" | "chat" | "in_app_feed" | "http";
 
+/** @internal Every {@link ChannelType}, for validation. */
+export const CHANNEL_TYPES: readonly ChannelType[] = Object.freeze([
+  "email",
+  "sms",
+  "push",
+  "chat",
+  "in_app_feed",
+  "http",
+]);
+
 /** What every step has. */
 export interface StepBase {
   /** Unique within the workflow, nested branch steps included. */

@@ -431,6 +431,25 @@ describe("preferences in runs", () => {
       code: "invalid_params",
       errors: [expect.objectContaining({ field: "preferences.channel_types.email" })],
     });
+    // A channel type that does not exist (a typo) would never apply: rejected, at any level.
+    await expect(
+      t.users.setPreferences("u1", "default", { channel_types: { emial: false } } as never),
+    ).rejects.toMatchObject({
+      errors: [
+        expect.objectContaining({
+          field: "preferences.channel_types.emial",
+          type: "enum",
+          message: expect.stringContaining("in_app_feed"),
+        }),
+      ],
+    });
+    await expect(
+      t.users.update("u1", {
+        preferences: { default: { workflows: { x: { channel_types: { fax: false } } } } },
+      } as never),
+    ).rejects.toMatchObject({
+      errors: [expect.objectContaining({ field: expect.stringContaining("channel_types.fax") })],
+    });
     await expect(
       t.users.setPreferences("u1", "default", {
         workflows: { x: { conditions: [{ variable: "data.a", operator: "bogus" }] } },
