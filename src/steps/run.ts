@@ -474,6 +474,16 @@ function executeDelay(
       return { kind: "next", next: instruction.next };
     }
     if (instruction.delayFor) until = addDuration(until, instruction.delayFor);
+    if (typeof value === "string" && until.getTime() <= state.now.getTime()) {
+      // Knock: a timestamp must be in the future; one already past skips the step (the run goes on).
+      skip(
+        state,
+        instruction,
+        "invalid_settings",
+        `delay_until_field_path "${instruction.delayUntilFieldPath}" is ${value}${instruction.delayFor ? " (plus delay_for)" : ""}, already past: expected a time in the future`,
+      );
+      return { kind: "next", next: instruction.next };
+    }
     // Knock's limit: a Duration counts nominally (a month is 30 days), a date from now.
     const span = isDuration(value)
       ? nominalDurationMs(value) +

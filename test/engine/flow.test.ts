@@ -66,10 +66,22 @@ describe("delay", () => {
     await t.idle();
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid"]);
     expect(skipped.map((e) => [e.step_ref, e.reason])).toEqual([["wait", "invalid_settings"]]);
+    // A timestamp already past: skipped as well (Knock: it must be in the future); the run goes on.
+    await t.workflows.trigger("until", {
+      recipients: [user("d")],
+      data: { send_at: "2025-12-31T00:00:00Z", label: "past" },
+    });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "past"]);
+    expect(skipped.map((e) => [e.recipient, e.reason])).toEqual([
+      ["c", "invalid_settings"],
+      ["d", "invalid_settings"],
+    ]);
+    expect(skipped[1]?.detail).toContain("already past");
     await t.clock.advance("2h");
-    expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "duration"]);
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "past", "duration"]);
     await t.clock.advanceTo("2026-01-01T05:00:00Z");
-    expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "duration", "iso"]);
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["invalid", "past", "duration", "iso"]);
   });
 
   it("rejects a static delay over 365 days at upsert, storing nothing", async () => {
