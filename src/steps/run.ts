@@ -420,10 +420,14 @@ async function executeInstruction(state: RunState, instruction: Instruction): Pr
   }
 }
 
-function executeBranch(
+async function executeBranch(
   state: RunState,
   instruction: Extract<Instruction, { type: "branch" }>,
-): Outcome {
+): Promise<Outcome> {
+  // Arms that test message statuses (`refs.<step>.*`) see them as step conditions do.
+  const refs = new Set<string>();
+  for (const arm of instruction.arms) for (const ref of arm.conditions?.refs ?? []) refs.add(ref);
+  if (refs.size > 0) await loadRefs(state, [...refs]);
   const scope = scopeOf(state);
   for (const arm of instruction.arms) {
     if (arm.conditions === null || arm.conditions.test(scope, state.now)) {

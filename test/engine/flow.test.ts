@@ -695,6 +695,56 @@ describe("message status conditions", () => {
       "u1:follow-up",
     ]);
   });
+
+  it("reads refs.<step>.* in branch conditions too", async () => {
+    const { t } = engine([
+      {
+        key: "escalate",
+        steps: [
+          email("email_1", "first"),
+          {
+            ref: "route",
+            type: "branch",
+            branches: [
+              {
+                name: "sent",
+                conditions: {
+                  all: [
+                    {
+                      variable: "refs.email_1.delivery_status",
+                      operator: "greater_than_or_equal_to",
+                      argument: "$message.sent",
+                    },
+                  ],
+                },
+                steps: [email("email_2", "follow-up")],
+              },
+              { name: "default", conditions: null, steps: [email("email_3", "fallback")] },
+            ],
+          } as Step,
+        ],
+      },
+    ]);
+    await t.workflows.trigger("escalate", { recipients: [user("u1"), { id: "no-email" }] });
+    await t.idle();
+    // u1's first email was sent: the "sent" arm. no-email has no message: the default arm
+    // (which has no address to send to either).
+    expect(t.outbox.map((m) => `${m.recipient_ref}:${m.content.subject}`)).toEqual([
+      "u1:first",
+      "u1:follow-up",
+    ]);
+    const runs = (await t.workflowRecipientRuns.list()).entries;
+    const taken = await Promise.all(
+      runs.map(async (run) => {
+        const log = (await t.workflowRecipientRuns.get(run.id)).events ?? [];
+        return [run.recipient, log.find((e) => e.event === "branch_taken")?.data.branch];
+      }),
+    );
+    expect(taken.sort()).toEqual([
+      ["no-email", "default"],
+      ["u1", "sent"],
+    ]);
+  });
 });
 
 describe("cancellation", () => {
