@@ -76,8 +76,7 @@ function missingAddress(
  */
 function preferenceScope(state: RunState): Record<string, unknown> {
   const scope = scopeOf(state);
-  const first = state.batch?.activities[0];
-  return first ? { ...scope, data: first.data } : scope;
+  return state.batchFirstData ? { ...scope, data: state.batchFirstData } : scope;
 }
 
 /** @internal Runs a channel step for the run in `state`. */

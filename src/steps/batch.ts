@@ -250,6 +250,7 @@ async function resumeContinuingRun(
         cursor: step.next,
         data: mergedBatchData(batch, compiled),
         updated_at: at,
+        wake: { cursor: step.next, at, job_suffix: null },
       },
       [
         batchEvent(batch, "batch_continuing", at, {
@@ -263,6 +264,15 @@ async function resumeContinuingRun(
   }
   // Parked on this batch still (not already resumed and parked further on).
   if (run.status !== "paused" || run.cursor !== step.next) return;
+  if (run.wake && run.wake.cursor === run.cursor) {
+    // Resumed already (by another close job of this batch: one per way it can close, and jobs
+    // run at least once), or waiting at the next step (a fetch retry): what wakes it is enqueued
+    // again, a no-op when it is there. Writing the run again would race the job that resumes it.
+    await ctx.queue.add(
+      runJob(run.id, run.wake.cursor, new Date(run.wake.at), run.wake.job_suffix ?? undefined),
+    );
+    return;
+  }
   if (batch.items.length === 0) {
     // Every activity was cancelled: an empty batch sends nothing.
     const ended = await ctx.store.updateRecipientRun(
@@ -286,7 +296,12 @@ async function resumeContinuingRun(
   const updated = await ctx.store.updateRecipientRun(
     run.id,
     run.version,
-    { data: mergedBatchData(batch, compiled), updated_at: at },
+    {
+      data: mergedBatchData(batch, compiled),
+      updated_at: at,
+      // What wakes it, kept with it: a second close job of the batch finds it resumed.
+      wake: { cursor: run.cursor, at, job_suffix: null },
+    },
     [batchEvent(batch, "batch_closed", at, { total_activities: batch.items.length })],
   );
   if (updated) await ctx.queue.add(runJob(run.id, run.cursor));
@@ -354,14 +369,19 @@ function actorName(key: RecipientKey): string {
 }
 
 /**
- * @internal What a run continuing with a closed batch sees (`scope`), and the actors its
- * messages name (Knock's message `actors`: up to ten, most recent first, for a batched message).
+ * @internal What a run continuing with a closed batch sees (`scope`), the actors its messages
+ * name (Knock's message `actors`: up to ten, most recent first, for a batched message), and the
+ * first activity's data (what its preference conditions see).
  */
 export async function loadBatchScope(
   ctx: EngineContext,
   batchId: string,
   compiled: CompiledWorkflow,
-): Promise<{ scope: BatchScope; actors: RecipientReference[] } | null> {
+): Promise<{
+  scope: BatchScope;
+  actors: RecipientReference[];
+  firstData: Record<string, unknown> | null;
+} | null> {
   const batch = await ctx.store.getBatch(batchId);
   if (batch?.status !== "closed") return null;
   const view = batchView(batch, compiled);
@@ -390,5 +410,6 @@ export async function loadBatchScope(
     actors: Object.freeze(
       view.actors.map((key) => Object.freeze(keyToRef(key))),
     ) as RecipientReference[],
+    firstData: batch.items[0]?.data ?? null,
   };
 }

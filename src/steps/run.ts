@@ -89,6 +89,8 @@ export interface RunState {
   batch: BatchScope | null;
   /** That batch's actors (at most ten, most recent first): its messages' `actors`. */
   batchActors: RecipientReference[] | null;
+  /** That batch's first activity's data: what preference conditions see after a batch (Knock). */
+  batchFirstData: Record<string, unknown> | null;
 }
 
 /** The data of log entries that have none: one frozen object, which every such entry shares. */
@@ -248,9 +250,17 @@ async function executeRun(
   const compiled =
     registry.cached(run.workflow, run.workflow_version) ??
     (await registry.compiled(run.workflow, run.workflow_version));
+  // What the page read already; else one store call for the participants (and the object a
+  // subscriber's run came through, for recipient.subscription.object).
+  const objectKey = run.subscription ? subscriptionObject(run) : null;
+  let read = reads?.participants;
+  if (!read || (objectKey && read.get(objectKey.collection)?.get(objectKey.id) === undefined)) {
+    read = new Map();
+    const keys = objectKey ? [...participantKeys(run), objectKey] : participantKeys(run);
+    addRead(read, keys, await ctx.store.getRecipients(keys));
+  }
   const { recipient, actor, tenant } =
-    (reads && participantsFrom(reads.participants, run)) ??
-    (await loadParticipants(ctx.store, run));
+    participantsFrom(read, run) ?? (await loadParticipants(ctx.store, run));
 
   const now = ctx.clock.now();
   const view = ctx.views.recipient(recipient, refToKey(run.recipient).id, tenant, run.tenant);
@@ -277,23 +287,23 @@ async function executeRun(
     afterWrite: [],
     batch: null,
     batchActors: null,
+    batchFirstData: null,
   };
   if (run.batch_id) {
     const loaded = await loadBatchScope(ctx, run.batch_id, compiled);
     if (loaded) {
       state.batch = loaded.scope;
       state.batchActors = loaded.actors;
+      state.batchFirstData = loaded.firstData;
     }
   }
   if (run.subscription) {
     // Knock: `recipient.subscription.object` is the object itself (as it is now), not a reference.
-    const objectKey = subscriptionObject(run);
-    let subscription = run.subscription;
-    if (objectKey) {
-      const read = reads?.participants.get(objectKey.collection)?.get(objectKey.id);
-      const object = read === undefined ? await ctx.store.getRecipient(objectKey) : read;
-      if (object) subscription = { ...subscription, object: ctx.views.scope(object, objectKey.id) };
-    }
+    const object = objectKey ? read.get(objectKey.collection)?.get(objectKey.id) : null;
+    const subscription =
+      object && objectKey
+        ? { ...run.subscription, object: ctx.views.scope(object, objectKey.id) }
+        : run.subscription;
     state.recipientScope = { ...state.recipientScope, subscription };
   }
   const scheduleId = run.trigger_source.schedule_id;

@@ -335,4 +335,37 @@ describe("reading a trigger's workflow run", () => {
     expect(t.outbox).toHaveLength(53);
     expect(reads).toEqual([first.workflow_run_id, second.workflow_run_id]);
   });
+
+  it("reads a subscriber's recipient and the object it came through in one store call", async () => {
+    const store = memoryStore();
+    const calls: string[][] = [];
+    const t = createTestEngine({
+      workflows: [subjectWorkflow],
+      store: {
+        ...store,
+        getRecipient(key) {
+          calls.push([`${key.collection}/${key.id}`]);
+          return store.getRecipient(key);
+        },
+        getRecipients(keys) {
+          calls.push(keys.map((key) => `${key.collection}/${key.id}`));
+          return store.getRecipients(keys);
+        },
+      },
+    });
+    await t.objects.set("projects", "apollo", {});
+    await t.objects.addSubscriptions("projects", "apollo", {
+      recipients: [{ id: "u1", email: "u1@example.com" }],
+      properties: { role: "watcher" },
+    });
+    calls.length = 0;
+    await t.workflows.trigger("welcome", {
+      recipients: [{ id: "apollo", collection: "projects" }],
+    });
+    await t.idle();
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["u1 via apollo as watcher"]);
+    // The subscriber's run (a plain run job: one run) read u1 and the object together.
+    expect(calls).toContainEqual(["$users/u1", "projects/apollo"]);
+    expect(calls.filter((keys) => keys.includes("$users/u1"))).toHaveLength(1);
+  });
 });

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { RunStatusEvent, Step, StepSkippedEvent, WorkflowInput } from "../../src/index.js";
+import {
+  memoryStore,
+  type RunStatusEvent,
+  type Step,
+  type StepSkippedEvent,
+  type Store,
+  type WorkflowInput,
+} from "../../src/index.js";
 import { createTestEngine } from "../../src/testing/index.js";
 
 const email = (ref: string, subject: string, extra: Partial<Step> = {}): Step =>
@@ -378,6 +385,53 @@ describe("batch", () => {
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "2", "", ""]);
     await t.clock.advance("10m");
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "2", "", "", "1"]);
+  });
+
+  it("resumes the continuing run once when two close jobs of its batch race", async () => {
+    // flush_leading gives a batch two close jobs due at once (the leading run's and the
+    // continuing run's). The second, a little late (another worker), must find the run resumed
+    // while its run job is still under way (a slow provider), and leave it alone.
+    const base = memoryStore();
+    let closes = 0;
+    const store: Store = {
+      ...base,
+      async closeBatch(id, now, force) {
+        if (++closes === 2) await new Promise((resolve) => setTimeout(resolve, 15));
+        return base.closeBatch(id, now, force);
+      },
+    };
+    const { t } = engine(
+      [digest({ batch_execution_mode: "flush_leading" }, "{{ total_activities }}")],
+      {
+        store,
+        channels: [
+          {
+            key: "email",
+            type: "email",
+            provider: { send: () => new Promise((resolve) => setTimeout(resolve, 40)) },
+          },
+        ],
+      },
+    );
+    await t.users.update("u1", { email: "u1@example.com" });
+    for (let i = 0; i < 2; i++) {
+      await t.workflows.trigger("digest", { recipients: ["u1"], data: { n: i } });
+      await t.idle();
+      await t.clock.advance("1m");
+    }
+    await t.clock.advance("30m");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await t.idle();
+    expect(closes).toBe(2);
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["", "1"]);
+    const runs = await Promise.all(
+      (await t.workflowRecipientRuns.list()).entries.map((run) =>
+        t.workflowRecipientRuns.get(run.id),
+      ),
+    );
+    expect(runs.map((run) => run.status)).toEqual(["completed", "completed"]);
+    const continuing = runs.find((run) => run.events?.some((e) => e.event === "batch_closed"));
+    expect(continuing?.events?.filter((e) => e.event === "batch_closed")).toHaveLength(1);
   });
 
   it("flush_leading: a batch that a trigger joins just before it closes still resumes that trigger's run", async () => {

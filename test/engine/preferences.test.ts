@@ -267,6 +267,35 @@ describe("preferences in runs", () => {
     // The merged data says "second" (templates see it); the condition sees the first activity.
     expect(sentTo("u1")).toEqual(["email_1"]);
     expect(t.outbox.map((m) => m.content.subject)).toEqual(["2 in second"]);
+
+    // Showing only the last activity (batch_order desc) changes nothing: the batch's first counts.
+    await t.workflows.upsert({
+      key: "batched",
+      steps: [
+        {
+          ref: "batch",
+          type: "batch",
+          settings: {
+            batch_window: { unit: "minutes", value: 5 },
+            batch_order: "desc",
+            batch_items_render_limit: 2,
+          },
+        },
+        {
+          ref: "email_1",
+          type: "channel",
+          channel_key: "postmark",
+          channel_type: "email",
+          template: { subject: "{{ total_activities }} in {{ data.kind }}" },
+        },
+      ],
+    });
+    for (const kind of ["first", "second", "third"]) {
+      await t.workflows.trigger("batched", { recipients: ["u1"], data: { kind } });
+      await t.idle();
+    }
+    await t.clock.advance("5m");
+    expect(t.outbox.map((m) => m.content.subject)).toEqual(["2 in second", "3 in third"]);
   });
 
   it("objects have preference sets too", async () => {
