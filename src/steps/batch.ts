@@ -328,9 +328,9 @@ function mergedBatchData(batch: StoredBatch, compiled: CompiledWorkflow): Record
 
 /**
  * @internal What a closed batch shows, by its step's settings: the first or last activities (by
- * `batch_order`) up to `batch_items_render_limit`, oldest first, the distinct actors most recent first (at most ten) and the
- * totals. Templates see it (with the actors' records), and so do the message's `actors` and a
- * feed item's `activities`.
+ * `batch_order`) up to `batch_items_render_limit`, oldest first; the distinct actors, most recent
+ * first (at most ten); and the totals. Templates see it (with the actors' records), and so do the
+ * message's `actors` and a feed item's `activities`.
  */
 export interface BatchView {
   /** The items shown (the first or last, by `batch_order`), oldest first. */

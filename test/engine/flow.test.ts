@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
+  memoryQueue,
   memoryStore,
   type RunStatusEvent,
   type Step,
@@ -404,6 +405,9 @@ describe("batch", () => {
       [digest({ batch_execution_mode: "flush_leading" }, "{{ total_activities }}")],
       {
         store,
+        // The memory queue runs both close jobs at once, which is the race (on the durable runs
+        // of this file too: a BullMQ queue may run them one after the other).
+        queue: memoryQueue(),
         channels: [
           {
             key: "email",
