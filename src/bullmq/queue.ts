@@ -413,18 +413,14 @@ class BullmqQueue implements Queue {
     // All of them in one read, before any is promoted: paging by offset while promotions (ours,
     // BullMQ's, another process's) take jobs out of the delayed set would skip some.
     const jobs = await queue.getJobs(["delayed"], 0, -1, true);
-    const due: Array<{ id: string; runAt: number }> = [];
     const seen = new Set<string>();
     for (const job of jobs) {
       const runAt = Date.parse(String((job.data as Record<string, unknown>)?.[RUN_AT_KEY]));
       if (!Number.isFinite(runAt) || job.id === undefined || seen.has(job.id)) continue;
       seen.add(job.id);
-      due.push({ id: job.id, runAt });
-    }
-    for (const { id, runAt } of due) {
       const delay = runAt - this.#clock.now().getTime();
-      if (delay > 0) this.#armVirtual(id, delay);
-      else if (!this.#timers.has(id)) this.#startPromotion(id);
+      if (delay > 0) this.#armVirtual(job.id, delay);
+      else if (!this.#timers.has(job.id)) this.#startPromotion(job.id);
     }
   }
 

@@ -9,7 +9,7 @@ import type { PreferenceSetInput } from "../preferences/types.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../scheduling/clock.js";
 import type { Views } from "../steps/views.js";
-import type { Store } from "../store/types.js";
+import type { RecipientKey, RecipientPatch, Store, StoredRecipient } from "../store/types.js";
 import type { TriggerSource, WorkflowRun } from "../workflows/run-types.js";
 import type { ChannelType } from "../workflows/types.js";
 import type { SafeEmitter } from "./emitter.js";
@@ -69,4 +69,19 @@ export async function readWorkflowRun(ctx: EngineContext, id: string): Promise<W
 /** @internal The clock's now as an ISO string. */
 export function nowIso(ctx: EngineContext): string {
   return isoString(ctx.clock.now());
+}
+
+/**
+ * @internal Applies `patch` to an existing recipient, at the clock's now: update-only where the
+ * store can (`Store.updateRecipient`, so one deleted meanwhile stays deleted: null), else an
+ * upsert.
+ */
+export async function updateExistingRecipient(
+  ctx: EngineContext,
+  key: RecipientKey,
+  patch: RecipientPatch,
+): Promise<StoredRecipient | null> {
+  return ctx.store.updateRecipient
+    ? ctx.store.updateRecipient(key, patch, nowIso(ctx))
+    : ctx.store.upsertRecipient(key, patch, nowIso(ctx));
 }

@@ -20,7 +20,7 @@ import {
   type StoredRecipient,
   USERS_COLLECTION,
 } from "../store/types.js";
-import { type EngineContext, nowIso } from "./context.js";
+import { type EngineContext, updateExistingRecipient } from "./context.js";
 
 /** Parameters of `users.merge`. */
 export interface UserMergeParams {
@@ -121,11 +121,7 @@ export async function mergeUsers(
       "The user to merge in (from_user_id) must exist; a merge that finished deleted it.",
     );
 
-  const patch = mergePatch(primary, secondary);
-  const now = nowIso(ctx);
-  const merged = ctx.store.updateRecipient
-    ? await ctx.store.updateRecipient(primaryKey, patch, now)
-    : await ctx.store.upsertRecipient(primaryKey, patch, now);
+  const merged = await updateExistingRecipient(ctx, primaryKey, mergePatch(primary, secondary));
   if (!merged)
     throw new NotFoundError("user", primaryId, "It was deleted while the merge was under way.");
 

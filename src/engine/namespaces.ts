@@ -63,7 +63,7 @@ import type { WorkflowRegistry } from "../workflows/registry.js";
 import { toRunFilter } from "../workflows/run-filters.js";
 import type { RunStatus, WorkflowRecipientRun } from "../workflows/run-types.js";
 import { type BulkLedger, type BulkOperation, bulkList, idItems, recordItems } from "./bulk.js";
-import { type EngineContext, nowIso } from "./context.js";
+import { type EngineContext, nowIso, updateExistingRecipient } from "./context.js";
 import { mergeUsers, type UserMergeParams } from "./merge.js";
 import type { RequestOptions } from "./request-options.js";
 import { listSchedules, type UserScheduleListParams } from "./schedules.js";
@@ -244,10 +244,8 @@ function channelData(ctx: EngineContext) {
       const channel = requireId(channelKey, "channelKey", "a channel key");
       const stored = await ctx.store.getRecipient(key);
       if (!stored || !Object.hasOwn(stored.channel_data, channel)) return;
-      const patch = { channel_data: { [channel]: null } };
-      // Update-only where the store can: a recipient deleted meanwhile stays deleted.
-      if (ctx.store.updateRecipient) await ctx.store.updateRecipient(key, patch, nowIso(ctx));
-      else await ctx.store.upsertRecipient(key, patch, nowIso(ctx));
+      // A recipient deleted meanwhile stays deleted.
+      await updateExistingRecipient(ctx, key, { channel_data: { [channel]: null } });
     },
     async get(key: RecipientKey, channelKey: unknown): Promise<ChannelData> {
       const channel = requireId(channelKey, "channelKey", "a channel key");

@@ -21,7 +21,7 @@ import type { PreferenceSetInput } from "../preferences/types.js";
 import type { JobData } from "../queue/types.js";
 import {
   addRead,
-  loadParticipants,
+  type Participants,
   participantKeys,
   participantsFrom,
   type RecipientsRead,
@@ -254,13 +254,18 @@ async function executeRun(
   // subscriber's run came through, for recipient.subscription.object).
   const objectKey = run.subscription ? subscriptionObject(run) : null;
   let read = reads?.participants;
-  if (!read || (objectKey && read.get(objectKey.collection)?.get(objectKey.id) === undefined)) {
+  let participants: Participants | undefined = read && participantsFrom(read, run);
+  if (
+    !read ||
+    !participants ||
+    (objectKey && read.get(objectKey.collection)?.get(objectKey.id) === undefined)
+  ) {
     read = new Map();
     const keys = objectKey ? [...participantKeys(run), objectKey] : participantKeys(run);
     addRead(read, keys, await ctx.store.getRecipients(keys));
+    participants = participantsFrom(read, run);
   }
-  const { recipient, actor, tenant } =
-    participantsFrom(read, run) ?? (await loadParticipants(ctx.store, run));
+  const { recipient, actor, tenant } = participants as Participants;
 
   const now = ctx.clock.now();
   const view = ctx.views.recipient(recipient, refToKey(run.recipient).id, tenant, run.tenant);
